@@ -1,0 +1,3 @@
+"""Ratchet: a Git-native ML repository template."""
+
+__version__ = "0.1.0"

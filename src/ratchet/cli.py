@@ -1,0 +1,62 @@
+"""The `ratchet` command: a registry of subcommands, each living in its own module.
+
+Only dispatch happens here. Each command's arguments and logic live in the module named
+for it (`add_arguments`, `command`), so dvc.yaml can list a stage's real code as its
+deps without rerunning every stage whenever a new subcommand is added.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import os
+import sys
+from collections.abc import Sequence
+
+from ratchet import __version__, params
+from ratchet.errors import RatchetError
+
+# name -> (module, one-line help)
+COMMANDS: dict[str, tuple[str, str]] = {
+    "sample": ("ratchet.sample", "write the synthetic churn table (params: sample)"),
+    "validate": ("ratchet.validate", "check the raw table against the schema"),
+    "featurize": ("ratchet.featurize", "split and build features (params: featurize)"),
+    "train": ("ratchet.train", "fit the model (params: train)"),
+    "evaluate": ("ratchet.evaluate", "score the test split (params: evaluate)"),
+}
+
+
+def build_parser(argv: Sequence[str]) -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="ratchet", description="Git-native ML lifecycle: pipeline stages and tools."
+    )
+    parser.add_argument("--version", action="version", version=f"ratchet {__version__}")
+    parser.add_argument(
+        "--params", default=params.PARAMS_FILE, help="params file (default: %(default)s)"
+    )
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    # Import only the module of the command being run: `ratchet sample` need not load
+    # scikit-learn, and `--help` stays fast.
+    chosen = next((a for a in argv if a in COMMANDS), None)
+    for name, (module_name, help_text) in COMMANDS.items():
+        p = sub.add_parser(name, help=help_text, description=help_text)
+        if name == chosen:
+            module = importlib.import_module(module_name)
+            module.add_arguments(p)
+            p.set_defaults(handler=module.command)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    # Neither DVC nor DVCLive may phone home from a user's pipeline.
+    os.environ.setdefault("DVC_NO_ANALYTICS", "1")
+    os.environ.setdefault("DO_NOT_TRACK", "1")
+    argv = list(sys.argv[1:] if argv is None else argv)
+    args = build_parser(argv).parse_args(argv)
+    try:
+        return args.handler(args)
+    except RatchetError as exc:
+        print(f"ratchet {args.command}: error: {exc}", file=sys.stderr)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        return 130

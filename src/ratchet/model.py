@@ -1,0 +1,157 @@
+"""The model artifact: how it is built from params, saved reproducibly and loaded safely.
+
+The artifact is one skops file holding a scikit-learn Pipeline (preprocessing +
+estimator). skops, unlike pickle, refuses to build any type that is not on an allowlist,
+so a tampered model file cannot run code when it is loaded.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import zipfile
+from pathlib import Path
+
+import numpy as np
+import skops.io as sio
+from sklearn.compose import ColumnTransformer
+from sklearn.ensemble import HistGradientBoostingClassifier
+from sklearn.impute import SimpleImputer
+from sklearn.linear_model import LogisticRegression
+from sklearn.pipeline import Pipeline, make_pipeline
+from sklearn.preprocessing import OneHotEncoder, OrdinalEncoder, StandardScaler
+
+from ratchet.errors import RatchetError
+from ratchet.params import TrainParams
+
+# Types a Ratchet model file may contain beyond skops' built-in safe set. Review any
+# addition: everything listed here can be constructed when a model file is loaded.
+TRUSTED_TYPES = frozenset(
+    {
+        "sklearn._loss.link.Interval",
+        "sklearn._loss.link.LogitLink",
+        "sklearn._loss.loss.HalfBinomialLoss",
+        "sklearn.compose._column_transformer.ColumnTransformer",
+        "sklearn.ensemble._hist_gradient_boosting.binning._BinMapper",
+        "sklearn.ensemble._hist_gradient_boosting.predictor.TreePredictor",
+        "sklearn.impute._base.SimpleImputer",
+        "sklearn.preprocessing._encoders.OneHotEncoder",
+        "sklearn.preprocessing._encoders.OrdinalEncoder",
+        "sklearn.utils._bunch.Bunch",
+        "collections.OrderedDict",
+        "numpy.dtype",
+    }
+)
+
+# A fixed zip timestamp (the earliest zip can store) makes the file byte-identical per run.
+_ZIP_EPOCH = (1980, 1, 1, 0, 0, 0)
+
+
+def build_pipeline(p: TrainParams, numeric: list[str], categorical: list[str]) -> Pipeline:
+    """An unfitted Pipeline for the estimator chosen in params.yaml `train.estimator`."""
+    if p.estimator == "hist_gradient_boosting":
+        # Trees need no scaling; categories become ordinal codes the booster splits natively.
+        pre = ColumnTransformer(
+            [
+                (
+                    "categorical",
+                    OrdinalEncoder(
+                        handle_unknown="use_encoded_value",
+                        unknown_value=np.nan,
+                        encoded_missing_value=np.nan,
+                    ),
+                    categorical,
+                ),
+                ("numeric", "passthrough", numeric),
+            ],
+            verbose_feature_names_out=False,
+        )
+        estimator = HistGradientBoostingClassifier(
+            learning_rate=p.learning_rate,
+            max_iter=p.max_iter,
+            max_depth=p.max_depth,
+            max_leaf_nodes=p.max_leaf_nodes,
+            min_samples_leaf=p.min_samples_leaf,
+            l2_regularization=p.l2_regularization,
+            class_weight=p.class_weight,
+            categorical_features=list(range(len(categorical))),
+            early_stopping=False,  # every iteration runs: the fit does not hinge on a split
+            random_state=p.seed,
+        )
+    else:
+        pre = ColumnTransformer(
+            [
+                (
+                    "categorical",
+                    OneHotEncoder(handle_unknown="ignore", sparse_output=False),
+                    categorical,
+                ),
+                (
+                    "numeric",
+                    make_pipeline(SimpleImputer(strategy="median"), StandardScaler()),
+                    numeric,
+                ),
+            ],
+            verbose_feature_names_out=False,
+        )
+        estimator = LogisticRegression(
+            C=p.C, class_weight=p.class_weight, max_iter=2_000, random_state=p.seed
+        )
+    return Pipeline([("preprocess", pre), ("model", estimator)])
+
+
+def _normalise(model: Pipeline) -> None:
+    # HistGradientBoosting records the machine's core count; it does not change
+    # predictions but would make the file differ between machines.
+    mapper = getattr(model[-1], "_bin_mapper", None)
+    if mapper is not None:
+        mapper.n_threads = None
+
+
+def to_bytes(model: Pipeline) -> bytes:
+    """Serialise to skops bytes with fixed zip timestamps (byte-identical across runs)."""
+    _normalise(model)
+    raw = sio.dumps(model)
+    out = io.BytesIO()
+    with (
+        zipfile.ZipFile(io.BytesIO(raw)) as src,
+        zipfile.ZipFile(out, "w", compression=zipfile.ZIP_DEFLATED) as dst,
+    ):
+        for info in sorted(src.infolist(), key=lambda i: i.filename):
+            fixed = zipfile.ZipInfo(info.filename, date_time=_ZIP_EPOCH)
+            fixed.compress_type = zipfile.ZIP_DEFLATED
+            fixed.external_attr = 0o644 << 16
+            dst.writestr(fixed, src.read(info.filename))
+    return out.getvalue()
+
+
+def from_bytes(data: bytes, source: str = "model") -> Pipeline:
+    """Load skops bytes, refusing any type outside TRUSTED_TYPES."""
+    try:
+        untrusted = set(sio.get_untrusted_types(data=data))
+    except Exception as exc:
+        raise RatchetError(f"{source}: not a readable skops model file ({exc})") from None
+    refused = sorted(untrusted - TRUSTED_TYPES)
+    if refused:
+        raise RatchetError(
+            f"{source}: refusing to load; it contains types outside the reviewed allowlist "
+            f"(ratchet.model.TRUSTED_TYPES): {', '.join(refused)}"
+        )
+    try:
+        model = sio.loads(data, trusted=sorted(untrusted))
+    except Exception as exc:
+        raise RatchetError(f"{source}: cannot load model ({type(exc).__name__}: {exc})") from None
+    if not isinstance(model, Pipeline):
+        raise RatchetError(
+            f"{source}: expected a scikit-learn Pipeline, got {type(model).__name__}"
+        )
+    return model
+
+
+def load(path: str | os.PathLike) -> Pipeline:
+    p = Path(path)
+    try:
+        data = p.read_bytes()
+    except FileNotFoundError:
+        raise RatchetError(f"{p}: model file not found (run: dvc repro)") from None
+    return from_bytes(data, str(p))

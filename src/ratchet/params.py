@@ -1,0 +1,115 @@
+"""Typed access to params.yaml.
+
+Each stage asks only for the sections dvc.yaml lists for it, so a stage cannot quietly
+depend on a knob DVC does not track. Types and ranges are checked here, once, so a typo
+in params.yaml fails with the key's dotted name instead of deep inside scikit-learn.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Annotated, Any, Literal, TypeVar
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from ratchet.errors import RatchetError
+
+PARAMS_FILE = "params.yaml"
+
+Probability = Annotated[float, Field(gt=0.0, lt=1.0)]
+
+
+class _Section(BaseModel):
+    # extra="forbid": a misspelt key is an error, not a silently ignored default.
+    model_config = ConfigDict(extra="forbid", strict=False, frozen=True)
+
+
+class SampleParams(_Section):
+    rows: Annotated[int, Field(ge=100, le=100_000_000)]
+    seed: int
+    drift: bool = False
+
+
+class FeaturizeParams(_Section):
+    test_size: Probability
+    seed: int
+
+
+class TrainParams(_Section):
+    estimator: Literal["hist_gradient_boosting", "logistic_regression"]
+    seed: int
+    learning_rate: Annotated[float, Field(gt=0.0, le=1.0)]
+    max_iter: Annotated[int, Field(ge=1)]
+    max_depth: Annotated[int, Field(ge=1)] | None
+    max_leaf_nodes: Annotated[int, Field(ge=2)]
+    min_samples_leaf: Annotated[int, Field(ge=1)]
+    l2_regularization: Annotated[float, Field(ge=0.0)]
+    C: Annotated[float, Field(gt=0.0)]
+    class_weight: Literal["balanced"] | None
+
+
+class EvaluateParams(_Section):
+    threshold: Probability
+    importance_repeats: Annotated[int, Field(ge=1, le=100)]
+    calibration_bins: Annotated[int, Field(ge=2, le=100)]
+    seed: int
+
+
+SECTIONS: dict[str, type[_Section]] = {
+    "sample": SampleParams,
+    "featurize": FeaturizeParams,
+    "train": TrainParams,
+    "evaluate": EvaluateParams,
+}
+
+S = TypeVar("S", bound=_Section)
+
+
+def read_yaml(path: str | os.PathLike) -> dict[str, Any]:
+    p = Path(path)
+    try:
+        text = p.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise RatchetError(f"{p}: file not found (run from the repository root)") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise RatchetError(f"{p}: cannot read ({exc})") from None
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        raise RatchetError(f"{p}: not valid YAML ({_one_line(exc)})") from None
+    if data is None:
+        return {}
+    if not isinstance(data, dict):
+        raise RatchetError(f"{p}: expected a mapping of sections, got {type(data).__name__}")
+    return data
+
+
+def section(name: str, model: type[S], path: str | os.PathLike = PARAMS_FILE) -> S:
+    """Load and check one section of params.yaml."""
+    return parse_section(name, model, read_yaml(path), path)
+
+
+def parse_section(name: str, model: type[S], data: dict[str, Any], path: Any = PARAMS_FILE) -> S:
+    if name not in data:
+        raise RatchetError(f"{path}: missing section '{name}'")
+    raw = data[name]
+    if not isinstance(raw, dict):
+        raise RatchetError(f"{path}: '{name}' must be a mapping, got {type(raw).__name__}")
+    try:
+        return model.model_validate(raw)
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        key = ".".join([name, *(str(p) for p in err["loc"])])
+        more = f" (and {len(exc.errors()) - 1} more)" if len(exc.errors()) > 1 else ""
+        if err["type"] == "missing":
+            raise RatchetError(f"{path}: missing key '{key}'{more}") from None
+        if err["type"] == "extra_forbidden":
+            raise RatchetError(f"{path}: unknown key '{key}'{more}") from None
+        got = err.get("input")
+        raise RatchetError(f"{path}: '{key}' {err['msg'].lower()}, got {got!r}{more}") from None
+
+
+def _one_line(exc: Exception) -> str:
+    return " ".join(str(exc).split())
