@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import io
 import os
+import re
 import zipfile
 from pathlib import Path
 
@@ -40,6 +41,10 @@ TRUSTED_TYPES = frozenset(
         "sklearn.utils._bunch.Bunch",
         "collections.OrderedDict",
         "numpy.dtype",
+        # HistGradientBoosting's internal categorical preprocessor holds
+        # partial(check_array, ...); partial can only wrap functions trusted here.
+        "functools.partial",
+        "sklearn.utils.validation.check_array",
     }
 )
 
@@ -109,20 +114,45 @@ def _normalise(model: Pipeline) -> None:
 
 
 def to_bytes(model: Pipeline) -> bytes:
-    """Serialise to skops bytes with fixed zip timestamps (byte-identical across runs)."""
+    """Serialise to skops bytes that are identical for identical models.
+
+    skops names arrays and memo entries after `id()` of the Python objects, which changes
+    every run, and stamps the zip entries with the current time. Both are replaced by
+    stable values: ids are renumbered in order of first appearance in schema.json.
+    """
     _normalise(model)
-    raw = sio.dumps(model)
+    with zipfile.ZipFile(io.BytesIO(sio.dumps(model))) as src:
+        schema_text = src.read("schema.json").decode("utf-8")
+        renumber: dict[str, str] = {}
+        for match in _ID_PATTERN.finditer(schema_text):
+            renumber.setdefault(match.group(2), str(len(renumber) + 1))
+        entries = {
+            _stable_name(name, renumber): src.read(name)
+            for name in src.namelist()
+            if name != "schema.json"
+        }
+    entries["schema.json"] = _ID_PATTERN.sub(
+        lambda m: m.group(1) + renumber[m.group(2)] + m.group(3), schema_text
+    ).encode("utf-8")
     out = io.BytesIO()
-    with (
-        zipfile.ZipFile(io.BytesIO(raw)) as src,
-        zipfile.ZipFile(out, "w", compression=zipfile.ZIP_DEFLATED) as dst,
-    ):
-        for info in sorted(src.infolist(), key=lambda i: i.filename):
-            fixed = zipfile.ZipInfo(info.filename, date_time=_ZIP_EPOCH)
-            fixed.compress_type = zipfile.ZIP_DEFLATED
-            fixed.external_attr = 0o644 << 16
-            dst.writestr(fixed, src.read(info.filename))
+    with zipfile.ZipFile(out, "w", compression=zipfile.ZIP_DEFLATED) as dst:
+        for name in sorted(entries):
+            info = zipfile.ZipInfo(name, date_time=_ZIP_EPOCH)
+            info.compress_type = zipfile.ZIP_DEFLATED
+            info.external_attr = 0o644 << 16
+            dst.writestr(info, entries[name])
     return out.getvalue()
+
+
+# `"__id__": 1234` and `"file": "1234.npy"` in skops' schema.json.
+_ID_PATTERN = re.compile(r'("__id__": |"file": ")(\d+)(\.npy"|\b)')
+
+
+def _stable_name(name: str, renumber: dict[str, str]) -> str:
+    stem, dot, suffix = name.partition(".")
+    if stem not in renumber:
+        raise RatchetError(f"skops wrote an entry the model file cannot place: {name}")
+    return renumber[stem] + dot + suffix
 
 
 def from_bytes(data: bytes, source: str = "model") -> Pipeline:

@@ -38,6 +38,12 @@ def read_raw(path: str | os.PathLike) -> pd.DataFrame:
 
 
 def _read_csv(p: Path) -> pd.DataFrame:
+    with p.open("rb") as fh:
+        head = fh.read(8192)
+    if b"\x00" in head:
+        # Text never holds NUL bytes; parsing one as CSV yields misleading column errors.
+        kind = "a Parquet file" if head.startswith(b"PAR1") else "binary, not CSV text"
+        raise RatchetError(f"{p}: looks like {kind} (NUL bytes in the first 8 KiB)")
     try:
         # Ids stay text ("007" is not 7); every other column is inferred, then coerced by the
         # schema, which reports what does not convert.
