@@ -42,8 +42,10 @@ def test_every_failure_is_reported_in_one_pass(raw):
 def test_missing_and_extra_columns(raw):
     result = validate.check(raw.drop(columns=["region"]).assign(favourite_colour="blue"))
     failed = checks_failed(result)
-    assert any(check == "column_in_dataframe" for _, check in failed)
-    assert any(check == "column_in_schema" for _, check in failed)
+    assert ("region", "required column is missing") in failed
+    assert ("favourite_colour", "column is not in the schema") in failed
+    lines = [f.line() for f in result.failures]
+    assert "column 'region': required column is missing" in lines
 
 
 def test_numbers_as_text_and_blanks_in_numeric_column(raw):

@@ -37,10 +37,13 @@ class Failure:
         shown = ", ".join(
             f"row {e['row']}: {e['value']!r}" if e["row"] is not None else repr(e["value"])
             for e in self.examples
+            if e["value"] != ""
         )
         where = f"column '{self.column}'" if self.column else "table"
+        if not shown:
+            return f"{where}: {self.check}"
         rows = f"{self.count} row{'s' if self.count != 1 else ''}"
-        return f"{where}: {self.check} failed for {rows}" + (f" (e.g. {shown})" if shown else "")
+        return f"{where}: {self.check} failed for {rows} (e.g. {shown})"
 
 
 @dataclass(frozen=True)
@@ -65,17 +68,30 @@ def check(df: pd.DataFrame, dataframe_schema: pa.DataFrameSchema | None = None) 
     return Result(typed, [], _tidy_cases(pd.DataFrame()))
 
 
+# Table-level checks pandera reports against the schema, with the column as the "value".
+_COLUMN_CHECKS = {
+    "column_in_dataframe": "required column is missing",
+    "column_in_schema": "column is not in the schema",
+}
+
+
 def _tidy_cases(cases: pd.DataFrame) -> pd.DataFrame:
     """Failure cases as column, check, row (1-based data row, header excluded), value."""
     if cases.empty:
         return pd.DataFrame({"column": [], "check": [], "row": [], "value": []})
+    column = cases["column"].astype("string").fillna("")
+    check = cases["check"].astype(str)
+    value = cases["failure_case"].astype(str)
+    about_column = check.isin(list(_COLUMN_CHECKS))
+    column = column.where(~about_column, value)
+    value = value.where(~about_column, "")
     index = pd.to_numeric(cases["index"], errors="coerce")
     return pd.DataFrame(
         {
-            "column": cases["column"].fillna("").astype(str),
-            "check": cases["check"].astype(str),
+            "column": column,
+            "check": check.replace(_COLUMN_CHECKS),
             "row": (index + 1).astype("Int64"),
-            "value": cases["failure_case"].astype(str),
+            "value": value,
         }
     ).sort_values(["column", "check", "row"], kind="stable", na_position="first")
 

@@ -1,0 +1,79 @@
+"""Bad input from the command line: one line naming the file/key/column, non-zero exit."""
+
+from __future__ import annotations
+
+import shutil
+
+import pytest
+
+from conftest import ROOT, run
+
+
+@pytest.fixture
+def workdir(tmp_path, raw):
+    shutil.copy(ROOT / "params.yaml", tmp_path / "params.yaml")
+    raw.to_csv(tmp_path / "raw.csv", index=False)
+    return tmp_path
+
+
+def ratchet(workdir, *args):
+    return run(["ratchet", *args], workdir, check=False)
+
+
+def assert_one_line_error(result, *needles, code=2):
+    assert result.returncode == code, result.stderr
+    assert "Traceback" not in result.stderr
+    for needle in needles:
+        assert needle in result.stderr, result.stderr
+
+
+VALIDATE = ["--output", "v.parquet", "--metrics", "d.json", "--report", "r.json"]
+
+
+def test_missing_params_key(workdir):
+    text = (workdir / "params.yaml").read_text().replace("  test_size: 0.2", "")
+    (workdir / "params.yaml").write_text(text)
+    result = ratchet(workdir, "featurize", "--input", "v.parquet", "--train", "a", "--test", "b")
+    assert_one_line_error(result, "params.yaml", "missing key 'featurize.test_size'")
+    assert len(result.stderr.strip().splitlines()) == 1
+
+
+def test_wrong_type_in_params(workdir):
+    text = (workdir / "params.yaml").read_text().replace("max_iter: 200", "max_iter: many")
+    (workdir / "params.yaml").write_text(text)
+    result = ratchet(workdir, "train", "--input", "t.parquet", "--model", "m", "--live-dir", "l")
+    assert_one_line_error(result, "'train.max_iter'", "got 'many'")
+    assert not (workdir / "m").exists()
+
+
+def test_empty_raw_file(workdir):
+    (workdir / "raw.csv").write_text("")
+    result = ratchet(workdir, "validate", "--input", "raw.csv", *VALIDATE)
+    assert_one_line_error(result, "raw.csv: file is empty")
+    assert not (workdir / "v.parquet").exists()
+
+
+def test_missing_column_stops_validate_with_a_summary(workdir):
+    import pandas as pd
+
+    df = pd.read_csv(workdir / "raw.csv").drop(columns=["plan"])
+    df.to_csv(workdir / "raw.csv", index=False)
+    result = ratchet(workdir, "validate", "--input", "raw.csv", *VALIDATE)
+    assert_one_line_error(result, "column 'plan': required column is missing", code=1)
+    assert not (workdir / "v.parquet").exists()
+    assert (workdir / "r.json").exists()
+
+
+def test_missing_model_file(workdir):
+    result = ratchet(
+        workdir, "evaluate", "--model", "nope.skops", "--input", "t.parquet",
+        "--predictions", "p.parquet", "--live-dir", "l",
+    )  # fmt: skip
+    assert_one_line_error(result, "nope.skops: model file not found")
+
+
+def test_help_lists_every_stage(workdir):
+    result = ratchet(workdir, "--help")
+    assert result.returncode == 0
+    for stage in ("sample", "validate", "featurize", "train", "evaluate"):
+        assert stage in result.stdout
