@@ -77,3 +77,31 @@ def test_help_lists_every_stage(workdir):
     assert result.returncode == 0
     for stage in ("sample", "validate", "featurize", "train", "evaluate"):
         assert stage in result.stdout
+
+
+def test_checks_lists_every_check_with_its_policy(workdir):
+    text = (workdir / "params.yaml").read_text().replace("policy: {}", "policy: {age.mean: warn}")
+    (workdir / "params.yaml").write_text(text)
+    result = ratchet(workdir, "checks")
+    assert result.returncode == 0, result.stderr
+    lines = {line.split()[0]: line for line in result.stdout.splitlines()}
+    assert "warn" in lines["age.mean"] and "working age" in lines["age.mean"]
+    assert "error (fixed)" in lines["churned.isin"]
+    assert "rows between 1000 and 2000000" in lines["table.row_count"]
+
+
+def test_warned_check_passes_and_says_so(workdir):
+    import pandas as pd
+
+    df = pd.read_csv(workdir / "raw.csv")
+    df.loc[0, "age"] = 119.0 + 11  # out of range
+    df.to_csv(workdir / "raw.csv", index=False)
+    text = (
+        (workdir / "params.yaml").read_text().replace("policy: {}", "policy: {age.in_range: warn}")
+    )
+    (workdir / "params.yaml").write_text(text)
+    result = ratchet(workdir, "validate", "--input", "raw.csv", *VALIDATE)
+    assert result.returncode == 0, result.stderr
+    assert "(warn) column 'age': in_range(18, 120) failed for 1 row (e.g. row 1: '130')" in (
+        result.stdout
+    )

@@ -101,4 +101,4 @@ def test_broken_own_data_stops_at_validate_and_keeps_the_model(repo):
     assert (repo / "metrics/evaluate/metrics.json").read_text() == metrics_before
     report = json.loads((repo / "reports/validation.json").read_text())
     assert report["status"] == "failed"
-    assert report["failures"][0]["examples"][0]["row"] == 5
+    assert report["errors"][0]["examples"][0]["row"] == 5

@@ -19,7 +19,8 @@ from ratchet.errors import RatchetError
 # name -> (module, one-line help)
 COMMANDS: dict[str, tuple[str, str]] = {
     "sample": ("ratchet.sample", "write the synthetic churn table (params: sample)"),
-    "validate": ("ratchet.validate", "check the raw table against the schema"),
+    "validate": ("ratchet.validate", "check the raw table against the schema (params: validate)"),
+    "checks": ("ratchet.checks", "list every validation check, its policy and reason"),
     "featurize": ("ratchet.featurize", "split and build features (params: featurize)"),
     "train": ("ratchet.train", "fit the model (params: train)"),
     "evaluate": ("ratchet.evaluate", "score the test split (params: evaluate)"),

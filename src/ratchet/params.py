@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Annotated, Any, Literal, TypeVar
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from ratchet.errors import RatchetError
 
@@ -30,6 +30,19 @@ class SampleParams(_Section):
     rows: Annotated[int, Field(ge=100, le=100_000_000)]
     seed: int
     drift: bool = False
+
+
+class ValidateParams(_Section):
+    rows_min: Annotated[int, Field(ge=1)]
+    rows_max: Annotated[int, Field(ge=1)]
+    allow_extra_columns: list[str] = []
+    policy: dict[str, Literal["error", "warn"]] = {}
+
+    @model_validator(mode="after")
+    def _rows_in_order(self) -> ValidateParams:
+        if self.rows_min > self.rows_max:
+            raise ValueError(f"rows_min ({self.rows_min}) is above rows_max ({self.rows_max})")
+        return self
 
 
 class FeaturizeParams(_Section):
@@ -59,6 +72,7 @@ class EvaluateParams(_Section):
 
 SECTIONS: dict[str, type[_Section]] = {
     "sample": SampleParams,
+    "validate": ValidateParams,
     "featurize": FeaturizeParams,
     "train": TrainParams,
     "evaluate": EvaluateParams,

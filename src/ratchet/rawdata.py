@@ -7,9 +7,12 @@ from pathlib import Path
 
 import pandas as pd
 import pyarrow as pa
+import pyarrow.parquet as pq
 
 from ratchet import schema
 from ratchet.errors import RatchetError
+
+_ARROW_TEXT = {pa.string(): schema.TEXT, pa.large_string(): schema.TEXT}
 
 
 def read_raw(path: str | os.PathLike) -> pd.DataFrame:
@@ -32,6 +35,8 @@ def read_raw(path: str | os.PathLike) -> pd.DataFrame:
         )
     if len(df.columns) == 0:
         raise RatchetError(f"{p}: no columns")
+    if suffix == ".csv" and len(df.columns) == 1:
+        _explain_one_column(p, str(df.columns[0]))
     if len(df) == 0:
         raise RatchetError(f"{p}: has a header but no rows")
     return df
@@ -45,9 +50,14 @@ def _read_csv(p: Path) -> pd.DataFrame:
         kind = "a Parquet file" if head.startswith(b"PAR1") else "binary, not CSV text"
         raise RatchetError(f"{p}: looks like {kind} (NUL bytes in the first 8 KiB)")
     try:
-        # Ids stay text ("007" is not 7); every other column is inferred, then coerced by the
-        # schema, which reports what does not convert.
-        return pd.read_csv(p, dtype={schema.ID: "string"}, encoding="utf-8", low_memory=False)
+        # Text columns are read as Arrow strings (ids stay text: "007" is not 7); every other
+        # column is inferred, then coerced by the schema, which reports what does not convert.
+        return pd.read_csv(
+            p,
+            dtype=dict.fromkeys(schema.TEXT_COLUMNS, schema.TEXT),
+            encoding="utf-8",
+            low_memory=False,
+        )
     except UnicodeDecodeError as exc:
         raise RatchetError(
             f"{p}: not UTF-8 text at byte {exc.start} (binary file, or re-save it as UTF-8)"
@@ -58,9 +68,19 @@ def _read_csv(p: Path) -> pd.DataFrame:
         raise RatchetError(f"{p}: cannot parse CSV ({' '.join(str(exc).split())})") from None
 
 
+def _explain_one_column(p: Path, header: str) -> None:
+    for sep, name in ((";", "semicolon"), ("\t", "tab"), ("|", "pipe")):
+        if sep in header:
+            raise RatchetError(
+                f"{p}: one column named {header[:60]!r}: the file looks {name}-separated; "
+                "Ratchet reads comma-separated CSV (re-export it, or convert it to Parquet)"
+            )
+
+
 def _read_parquet(p: Path) -> pd.DataFrame:
     try:
-        return pd.read_parquet(p, engine="pyarrow")
+        # Text as Arrow strings, zero-copy: no Python string objects for a million ids.
+        return pq.read_table(p).to_pandas(types_mapper=_ARROW_TEXT.get)
     except (pa.ArrowException, OSError, ValueError) as exc:
         raise RatchetError(
             f"{p}: not a readable Parquet file ({' '.join(str(exc).split())})"
