@@ -85,6 +85,7 @@ def test_broken_own_data_stops_at_validate_and_keeps_the_model(repo):
     """The documented way to bring your own data, with a broken file."""
     model_before = md5(repo / "models/model.skops")
     metrics_before = (repo / "metrics/evaluate/metrics.json").read_text()
+    data_before = (repo / "metrics/data.json").read_text()
     run(["dvc", "remove", "sample"], repo)
     raw = repo / "data/raw/churn.csv"
     lines = raw.read_text().splitlines()
@@ -99,6 +100,7 @@ def test_broken_own_data_stops_at_validate_and_keeps_the_model(repo):
     assert "Running stage 'train'" not in result.stdout
     assert md5(repo / "models/model.skops") == model_before
     assert (repo / "metrics/evaluate/metrics.json").read_text() == metrics_before
+    assert (repo / "metrics/data.json").read_text() == data_before
     report = json.loads((repo / "reports/validation.json").read_text())
     assert report["status"] == "failed"
     assert report["errors"][0]["examples"][0]["row"] == 5
