@@ -24,6 +24,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "featurize": ("ratchet.featurize", "split and build features (params: featurize)"),
     "train": ("ratchet.train", "fit the model (params: train)"),
     "evaluate": ("ratchet.evaluate", "score the test split (params: evaluate)"),
+    "model": ("ratchet.model_command", "model registry: register, promote, rollback, get, ..."),
 }
 
 

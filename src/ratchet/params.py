@@ -70,12 +70,28 @@ class EvaluateParams(_Section):
     seed: int
 
 
+class RegistryParams(_Section):
+    stages: Annotated[
+        list[Annotated[str, Field(pattern=r"^[a-z][a-z0-9_-]*$")]], Field(min_length=1)
+    ]
+    branch: str
+    default_bump: Literal["major", "minor", "patch"]
+    remote: str
+
+    @model_validator(mode="after")
+    def _unique_stages(self) -> RegistryParams:
+        if len(set(self.stages)) != len(self.stages):
+            raise ValueError(f"stages must be unique, got {self.stages}")
+        return self
+
+
 SECTIONS: dict[str, type[_Section]] = {
     "sample": SampleParams,
     "validate": ValidateParams,
     "featurize": FeaturizeParams,
     "train": TrainParams,
     "evaluate": EvaluateParams,
+    "registry": RegistryParams,
 }
 
 S = TypeVar("S", bound=_Section)

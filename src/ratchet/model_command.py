@@ -1,0 +1,226 @@
+"""`ratchet model ...`: register, promote, roll back, list, inspect and fetch versions.
+
+Every decision is a new git tag in GTO's format; no tag is ever moved or deleted once
+published. With --push the tag goes to the remote at once, after a fresh fetch of the
+remote's tags, so two people deciding at the same time cannot both win.
+"""
+
+from __future__ import annotations
+
+import argparse
+
+from gto import api as gto
+
+from ratchet import artifact, io, loading, modelcard, params, registry, tags
+from ratchet.errors import RatchetError
+from ratchet.params import RegistryParams
+
+
+class Context:
+    """The repository, its registry config, and the artifact's events, read once."""
+
+    def __init__(self, args: argparse.Namespace, *, sync: bool = False) -> None:
+        self.root = tags.toplevel(".")
+        self.cfg = params.section("registry", RegistryParams, self.root / args.params)
+        self.artifact = artifact.declared(self.root)
+        self.push = bool(getattr(args, "push", False))
+        remote = tags.has_remote(self.root, self.cfg.remote)
+        if self.push and not remote:
+            raise RatchetError(f"--push: no git remote named {self.cfg.remote!r}")
+        if (self.push or sync) and remote:
+            # Decide on the remote's latest state, not on a stale local copy.
+            tags.fetch_tags(self.root, self.cfg.remote)
+        self.events = registry.events(tags.list_tags(self.root), self.artifact.name)
+
+    def publish(self, tag: str) -> None:
+        if self.push:
+            tags.push_tag(self.root, tag, self.cfg.remote)
+            print(f"pushed {tag} to {self.cfg.remote}")
+        else:
+            print(f"to publish it: git push {self.cfg.remote} '{tag}'  (or use --push)")
+
+
+def _registered_at(ctx: Context, commit: str) -> str | None:
+    for version, event in registry.versions(ctx.events).items():
+        if event.commit == commit:
+            return version
+    return None
+
+
+def _check_consistent(ctx: Context, commit: str, head: str) -> None:
+    """The commit's dvc.lock must describe its outputs, and the model must be fetchable."""
+    if commit == head:
+        dirty = tags.dirty_files(ctx.root)
+        if dirty:
+            raise RatchetError(
+                f"working tree has uncommitted changes ({', '.join(dirty[:5])}); "
+                "commit or stash them before registering HEAD"
+            )
+        from dvc.repo import Repo
+
+        with Repo(str(ctx.root)) as repo:
+            changed = repo.status()
+        if changed:
+            stale = ", ".join(sorted(changed))
+            raise RatchetError(f"dvc.lock is stale for stages {stale}: run dvc repro and commit")
+    ref = loading.ModelRef(ctx.artifact.name, "(new)", commit, ctx.artifact.path)
+    loading.model_bytes(ctx.root, ref)
+
+
+def register(args: argparse.Namespace) -> int:
+    ctx = Context(args)
+    head = tags.resolve(ctx.root, "HEAD")
+    commit = tags.resolve(ctx.root, args.rev)
+    if not tags.on_branch(ctx.root, commit, ctx.cfg.branch):
+        raise RatchetError(
+            f"commit {commit[:12]} is not on branch {ctx.cfg.branch!r}: register merged work only"
+        )
+    existing = _registered_at(ctx, commit)
+    if existing:
+        raise RatchetError(f"commit {commit[:12]} is already registered as {existing}")
+    _check_consistent(ctx, commit, head)
+    version = registry.next_version(ctx.events, args.bump or ctx.cfg.default_bump, args.version)
+    card = modelcard.short(ctx.artifact.name, version, modelcard.facts(ctx.root, commit))
+    tag = f"{ctx.artifact.name}@{version}"
+    gto.register(str(ctx.root), ctx.artifact.name, commit, version=version, message=card)
+    print(f"registered {ctx.artifact.name} {version} at {commit[:12]} (tag {tag})")
+    ctx.publish(tag)
+    return 0
+
+
+def _assign(ctx: Context, version: str, stage: str, message: str) -> str:
+    before = {t.name for t in tags.list_tags(ctx.root)}
+    # force: GTO would refuse to re-assign a version a stage held before (a rollback).
+    gto.assign(
+        str(ctx.root), ctx.artifact.name, stage, version=version, message=message, force=True
+    )
+    (created,) = {t.name for t in tags.list_tags(ctx.root)} - before
+    return created
+
+
+def promote(args: argparse.Namespace) -> int:
+    ctx = Context(args)
+    registry.check_promotion(ctx.events, args.version, args.to, ctx.cfg.stages)
+    previous = registry.holder(ctx.events, args.to)
+    tag = _assign(ctx, args.version, args.to, f"Promote {args.version} to {args.to}")
+    print(f"{args.to}: {previous or '(none)'} -> {args.version} (tag {tag})")
+    ctx.publish(tag)
+    return 0
+
+
+def rollback(args: argparse.Namespace) -> int:
+    ctx = Context(args)
+    if args.stage not in ctx.cfg.stages:
+        raise RatchetError(f"unknown stage {args.stage!r}; the stages are {ctx.cfg.stages}")
+    current, previous = registry.rollback_target(ctx.events, args.stage)
+    tag = _assign(ctx, previous, args.stage, f"Roll back {args.stage} from {current} to {previous}")
+    print(f"{args.stage}: {current} -> {previous} (rollback, tag {tag})")
+    ctx.publish(tag)
+    return 0
+
+
+def _metrics_at(ctx: Context, commit: str) -> str:
+    try:
+        return modelcard.headline(modelcard.facts(ctx.root, commit).metrics)
+    except RatchetError:
+        return "(no metrics)"
+
+
+def list_versions(args: argparse.Namespace) -> int:
+    ctx = Context(args)
+    live = registry.versions(ctx.events)
+    held = registry.holders(ctx.events, ctx.cfg.stages)
+    if not live:
+        print(f"{ctx.artifact.name}: no versions registered")
+        return 0
+    print(f"{ctx.artifact.name}   stages: " + "  ".join(f"{s}={v or '-'}" for s, v in held.items()))
+    for version, event in reversed(live.items()):
+        stages = ",".join(s for s, v in held.items() if v == version) or "-"
+        print(
+            f"{version:<10} {stages:<16} {event.created:%Y-%m-%d %H:%M} {event.commit[:12]}  "
+            f"{_metrics_at(ctx, event.commit)}"
+        )
+    return 0
+
+
+def history(args: argparse.Namespace) -> int:
+    ctx = Context(args)
+    for e in reversed(ctx.events):
+        what = e.kind if e.stage is None else f"{e.kind} {e.stage}"
+        print(f"{e.created:%Y-%m-%d %H:%M:%S}  {e.version:<10} {what:<24} {e.tag}")
+    return 0
+
+
+def card(args: argparse.Namespace) -> int:
+    ctx = Context(args)
+    live = registry.versions(ctx.events)
+    if args.version not in live:
+        raise RatchetError(f"version {args.version} is not registered")
+    event = live[args.version]
+    held = [s for s, v in registry.holders(ctx.events, ctx.cfg.stages).items() if v == args.version]
+    text = modelcard.markdown(
+        ctx.artifact.name,
+        args.version,
+        modelcard.facts(ctx.root, event.commit),
+        registered=f"{event.created:%Y-%m-%d %H:%M %Z}",
+        stages=held,
+    )
+    if args.output:
+        io.write_text(args.output, text)
+    else:
+        print(text, end="")
+    return 0
+
+
+def get(args: argparse.Namespace) -> int:
+    root = tags.toplevel(".")
+    ref = loading.resolve(root, version=args.version, stage=args.stage, latest=args.latest)
+    data = loading.model_bytes(root, ref)
+    with io.atomic_path(args.output) as tmp:
+        tmp.write_bytes(data)
+    print(f"{ref.name} {ref.version} ({ref.commit[:12]}) -> {args.output}")
+    return 0
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    sub = parser.add_subparsers(dest="action", required=True, metavar="ACTION")
+
+    def action(name: str, func, help: str) -> argparse.ArgumentParser:
+        p = sub.add_parser(name, help=help, description=help)
+        p.set_defaults(handler=func)
+        return p
+
+    r = action("register", register, "tag a commit of the main branch as a new version")
+    r.add_argument("rev", nargs="?", default="HEAD", help="commit to register (default HEAD)")
+    bump = r.add_mutually_exclusive_group()
+    bump.add_argument("--bump", choices=["major", "minor", "patch"])
+    bump.add_argument("--version", help="explicit version, e.g. v1.2.0")
+    r.add_argument("--push", action="store_true", help="push the tag to the remote")
+
+    p = action("promote", promote, "assign the next stage to a version")
+    p.add_argument("version", help="e.g. v1.2.0")
+    p.add_argument("--to", required=True, help="stage, e.g. staging or prod")
+    p.add_argument("--push", action="store_true")
+
+    b = action("rollback", rollback, "point a stage back at the version it held before")
+    b.add_argument("--stage", required=True)
+    b.add_argument("--push", action="store_true")
+
+    action("list", list_versions, "versions, their stages and headline metrics")
+    h = action("history", history, "every registry event, newest first")
+    h.add_argument("name", nargs="?", help="artifact (default: the one in dvc.yaml)")
+
+    c = action("card", card, "the model card of a version, as Markdown")
+    c.add_argument("version")
+    c.add_argument("-o", "--output", help="write to a file instead of stdout")
+
+    g = action("get", get, "fetch a version's model file (verified against dvc.lock)")
+    which = g.add_mutually_exclusive_group(required=True)
+    which.add_argument("--version")
+    which.add_argument("--stage")
+    which.add_argument("--latest", action="store_true")
+    g.add_argument("-o", "--output", required=True, help="where to write the model file")
+
+
+def command(args: argparse.Namespace) -> int:
+    return args.handler(args)

@@ -1,0 +1,188 @@
+"""The model registry's rules, as pure functions over git tags in GTO's format.
+
+Tags are the source of truth: `NAME@vX.Y.Z` registers a version at a commit,
+`NAME#STAGE#N` assigns a stage to the version registered at the tagged commit (N is
+GTO's per-artifact counter, so the highest N is the latest decision), `NAME#STAGE!#N`
+unassigns, `NAME@vX.Y.Z!` deregisters. Nothing here runs git; `tags.py` does.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Literal
+
+from gto.constants import Action
+from gto.tag import parse_name
+
+from ratchet.errors import RatchetError
+
+Kind = Literal["registration", "deregistration", "assignment", "unassignment"]
+_KINDS: dict[Action, Kind] = {
+    Action.REGISTER: "registration",
+    Action.DEREGISTER: "deregistration",
+    Action.ASSIGN: "assignment",
+    Action.UNASSIGN: "unassignment",
+}
+VERSION_RE = re.compile(r"^v(\d+)\.(\d+)\.(\d+)$")
+
+
+@dataclass(frozen=True)
+class RawTag:
+    """A git tag as `git for-each-ref` reports it."""
+
+    name: str
+    commit: str
+    created: datetime
+    message: str
+
+
+@dataclass(frozen=True)
+class Event:
+    tag: str
+    kind: Kind
+    artifact: str
+    version: str  # for stage events: the version registered at the tagged commit
+    stage: str | None
+    counter: int  # GTO's counter; registrations sort by time before any assignment
+    commit: str
+    created: datetime
+    message: str
+
+
+def parse_version(text: str) -> tuple[int, int, int]:
+    match = VERSION_RE.match(text)
+    if not match:
+        raise RatchetError(f"version {text!r}: expected vMAJOR.MINOR.PATCH, e.g. v1.2.0")
+    return int(match[1]), int(match[2]), int(match[3])
+
+
+def events(raw: list[RawTag], artifact: str) -> list[Event]:
+    """The artifact's registry events, oldest first. Other tags are ignored."""
+    parsed = []
+    for tag in raw:
+        info = parse_name(tag.name, raise_on_fail=False)
+        if not info or info.get("name") != artifact or info.get("action") not in _KINDS:
+            continue
+        parsed.append((tag, info))
+    version_at = {t.commit: i["version"] for t, i in parsed if i["action"] == Action.REGISTER}
+    out = []
+    for tag, info in parsed:
+        kind = _KINDS[info["action"]]
+        version = info.get("version") or version_at.get(tag.commit)
+        if version is None:
+            continue  # a stage tag on a commit with no registered version: not ours to judge
+        out.append(
+            Event(
+                tag=tag.name,
+                kind=kind,
+                artifact=artifact,
+                version=version,
+                stage=info.get("stage"),
+                counter=info.get("counter", 0),
+                commit=tag.commit,
+                created=tag.created,
+                message=tag.message,
+            )
+        )
+    return sorted(
+        out,
+        key=lambda e: (
+            e.kind not in ("registration", "deregistration"),
+            e.counter,
+            e.created,
+            e.tag,
+        ),
+    )
+
+
+def versions(evts: list[Event]) -> dict[str, Event]:
+    """Registered (and not deregistered) versions -> their registration event."""
+    live: dict[str, Event] = {}
+    for e in evts:
+        if e.kind == "registration":
+            live[e.version] = e
+        elif e.kind == "deregistration":
+            live.pop(e.version, None)
+    return dict(sorted(live.items(), key=lambda kv: parse_version(kv[0])))
+
+
+def stage_events(evts: list[Event], stage: str) -> list[Event]:
+    return [e for e in evts if e.stage == stage and e.kind in ("assignment", "unassignment")]
+
+
+def holder(evts: list[Event], stage: str) -> str | None:
+    """The version a stage points at now: the latest assignment not since unassigned."""
+    current: str | None = None
+    for e in stage_events(evts, stage):
+        if e.kind == "assignment":
+            current = e.version
+        elif e.version == current:
+            current = None
+    return current
+
+
+def holders(evts: list[Event], stages: list[str]) -> dict[str, str | None]:
+    return {s: holder(evts, s) for s in stages}
+
+
+def latest(evts: list[Event]) -> str | None:
+    live = versions(evts)
+    return next(reversed(live)) if live else None
+
+
+def next_version(evts: list[Event], bump: str | None, explicit: str | None) -> str:
+    existing = list(versions(evts)) + [e.version for e in evts if e.kind == "deregistration"]
+    if explicit is not None:
+        parse_version(explicit)
+        if explicit in existing:
+            raise RatchetError(f"version {explicit} already exists; versions are immutable")
+        newest = max(existing, key=parse_version, default=None)
+        if newest is not None and parse_version(explicit) <= parse_version(newest):
+            raise RatchetError(f"version {explicit} is not above the newest version {newest}")
+        return explicit
+    newest = max(existing, key=parse_version, default=None)
+    if newest is None:
+        return "v1.0.0"
+    major, minor, patch = parse_version(newest)
+    if bump == "major":
+        return f"v{major + 1}.0.0"
+    if bump == "patch":
+        return f"v{major}.{minor}.{patch + 1}"
+    return f"v{major}.{minor + 1}.0"
+
+
+def check_promotion(evts: list[Event], version: str, stage: str, stages: list[str]) -> None:
+    """Refuse anything but the next step of the promotion workflow."""
+    if stage not in stages:
+        raise RatchetError(f"unknown stage {stage!r}; the stages are {' -> '.join(stages)}")
+    if version not in versions(evts):
+        known = ", ".join(versions(evts)) or "none"
+        raise RatchetError(f"version {version} is not registered (registered: {known})")
+    if holder(evts, stage) == version:
+        raise RatchetError(f"version {version} is already in {stage}")
+    position = stages.index(stage)
+    if position == 0:
+        return
+    previous = stages[position - 1]
+    been = {e.version for e in stage_events(evts, previous) if e.kind == "assignment"}
+    if version not in been:
+        raise RatchetError(
+            f"version {version} was never in {previous}: the registry enforces the promotion "
+            f"workflow ({' -> '.join(stages)}), a model can't jump straight to {stage}"
+        )
+
+
+def rollback_target(evts: list[Event], stage: str) -> tuple[str, str]:
+    """(current, previous): the version the stage held before its current one."""
+    current = holder(evts, stage)
+    if current is None:
+        raise RatchetError(f"stage {stage!r} holds no version; nothing to roll back")
+    live = versions(evts)
+    order = [e.version for e in stage_events(evts, stage) if e.kind == "assignment"]
+    # Walk back past every assignment of the current version to the one before it.
+    for version in reversed(order):
+        if version != current and version in live:
+            return current, version
+    raise RatchetError(f"stage {stage!r} never held another version than {current}")

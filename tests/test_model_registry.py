@@ -1,0 +1,169 @@
+"""The registry end to end: real git, real GTO, real DVC, in a temporary repository."""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import shutil
+from contextlib import redirect_stderr, redirect_stdout
+from io import StringIO
+from pathlib import Path
+from types import SimpleNamespace
+
+import dvc.api
+import numpy as np
+import pandas as pd
+import pytest
+
+from conftest import make_template_repo, run
+from ratchet import schema, tags
+from ratchet.artifact import locked_md5
+from ratchet.cli import main
+from ratchet.errors import RatchetError
+from ratchet.loading import load_model, resolve
+
+pytestmark = pytest.mark.slow
+
+
+def ratchet(repo: Path, *args: str, check: bool = True) -> SimpleNamespace:
+    """`ratchet ARGS` in `repo`, in this process (each subprocess would re-import sklearn)."""
+    out, err, cwd = StringIO(), StringIO(), os.getcwd()
+    os.chdir(repo)
+    try:
+        with redirect_stdout(out), redirect_stderr(err):
+            code = main(list(args))
+    finally:
+        os.chdir(cwd)
+    result = SimpleNamespace(returncode=code, stdout=out.getvalue(), stderr=err.getvalue())
+    if check and code != 0:
+        raise AssertionError(f"ratchet {' '.join(args)} exited {code}: {result.stderr}")
+    return result
+
+
+@pytest.fixture(scope="module")
+def remote(tmp_path_factory) -> Path:
+    bare = tmp_path_factory.mktemp("remote") / "origin.git"
+    run(["git", "init", "-q", "--bare", "-b", "main", str(bare)], bare.parent)
+    return bare
+
+
+@pytest.fixture(scope="module")
+def repo(tmp_path_factory, remote) -> Path:
+    """main with two pipeline commits, registered as v1.0.0 and v1.1.0."""
+    repo = make_template_repo(tmp_path_factory.mktemp("registry"), rows=2_000)
+    run(["dvc", "repro"], repo)
+    run(["git", "add", "-A"], repo)
+    run(["git", "commit", "-qm", "pipeline"], repo)
+    ratchet(repo, "model", "register")
+    params = repo / "params.yaml"
+    params.write_text(params.read_text().replace("max_iter: 200", "max_iter: 20"))
+    run(["dvc", "repro"], repo)
+    run(["git", "add", "-A"], repo)
+    run(["git", "commit", "-qm", "fewer trees"], repo)
+    ratchet(repo, "model", "register")
+    run(["git", "remote", "add", "origin", str(remote)], repo)
+    run(["git", "push", "-q", "origin", "main", "--tags"], repo)
+    return repo
+
+
+def test_register_creates_gto_tags_with_a_model_card(repo):
+    tags = run(["git", "tag", "-l"], repo).stdout.split()
+    assert tags == ["churn-model@v1.0.0", "churn-model@v1.1.0"]
+    message = run(["git", "tag", "-l", "--format=%(contents)", "churn-model@v1.1.0"], repo).stdout
+    assert "churn-model v1.1.0" in message and "roc_auc=" in message
+    assert "max_iter=20" in message and "md5 models/model.skops:" in message
+
+
+def test_register_refuses_a_registered_commit_and_a_dirty_tree(repo):
+    result = ratchet(repo, "model", "register", check=False)
+    assert result.returncode == 2 and "already registered as v1.1.0" in result.stderr
+    result = ratchet(repo, "model", "register", "--version", "v0.1.0", check=False)
+    assert result.returncode == 2
+
+
+def test_promotion_workflow_rollback_and_gto_agree(repo):
+    refused = ratchet(repo, "model", "promote", "v1.0.0", "--to", "prod", check=False)
+    assert refused.returncode == 2
+    assert "can't jump straight to prod" in refused.stderr
+    assert "#prod#" not in run(["git", "tag", "-l"], repo).stdout  # nothing created
+
+    for version in ("v1.0.0", "v1.1.0"):
+        for stage in ("dev", "staging", "prod"):
+            ratchet(repo, "model", "promote", version, "--to", stage, "--push")
+    assert resolve(repo, stage="prod").version == "v1.1.0"
+
+    out = ratchet(repo, "model", "rollback", "--stage", "prod", "--push").stdout
+    assert "prod: v1.1.0 -> v1.0.0" in out
+    assert resolve(repo, stage="prod").version == "v1.0.0"
+    remote_tags = run(["git", "ls-remote", "--tags", "origin"], repo).stdout
+    assert "churn-model#prod#7" in remote_tags  # the rollback is a new, pushed tag
+
+    shown = json.loads(run(["gto", "show", "--json"], repo).stdout)["churn-model"]
+    assert shown["stage"] == {"dev": "v1.1.0", "staging": "v1.1.0", "prod": "v1.0.0"}
+    listed = ratchet(repo, "model", "list").stdout
+    assert "prod=v1.0.0" in listed and "staging=v1.1.0" in listed
+    history = run(["gto", "history", "churn-model", "--json"], repo).stdout
+    assert history.count('"assignment"') == 7
+
+
+def test_load_by_stage_matches_that_revisions_evaluate_output(repo):
+    ref = resolve(repo, stage="prod")
+    model = load_model(stage="prod", repo=repo)
+
+    # The test features and evaluate output of that exact revision, read through DVC.
+    def at_rev(path):
+        with dvc.api.open(path, repo=str(repo), rev=ref.commit, mode="rb") as fh:
+            return pd.read_parquet(io.BytesIO(fh.read()))
+
+    test = at_rev("data/features/test.parquet")
+    expected = at_rev("data/predictions/test.parquet")
+    features = test.drop(columns=[schema.ID, schema.TARGET])
+    np.testing.assert_array_equal(model.predict_proba(features)[:, 1], expected["score"])
+    latest = load_model(latest=True, repo=repo)
+    assert not np.array_equal(latest.predict_proba(features)[:, 1], expected["score"])
+
+
+def test_get_writes_the_registered_file(repo, tmp_path):
+    out = tmp_path / "prod.skops"
+    ratchet(repo, "model", "get", "--version", "v1.1.0", "-o", str(out))
+    card = ratchet(repo, "model", "card", "v1.1.0").stdout
+    import hashlib
+
+    assert f"`{hashlib.md5(out.read_bytes()).hexdigest()}`" in card
+
+
+def test_tampered_model_in_the_cache_is_refused(repo):
+    ref = resolve(repo, version="v1.0.0")
+    md5 = locked_md5(repo, ref.commit, ref.path)
+    obj = repo / ".dvc" / "cache" / "files" / "md5" / md5[:2] / md5[2:]
+    original = obj.read_bytes()
+    obj.chmod(0o644)
+    obj.write_bytes(original[:-10] + b"0123456789")
+    try:
+        with pytest.raises(RatchetError, match="refusing a model that is not the one registered"):
+            load_model("v1.0.0", repo=repo)
+    finally:
+        obj.write_bytes(original)
+
+
+def test_concurrent_promotion_loses_cleanly(repo, remote, tmp_path):
+    other = tmp_path / "other"
+    run(["git", "clone", "-q", str(remote), str(other)], tmp_path)
+    run(["git", "config", "user.email", "b@example.com"], other)
+    run(["git", "config", "user.name", "B"], other)
+    shutil.copytree(repo / ".dvc" / "cache", other / ".dvc" / "cache", dirs_exist_ok=True)
+    # Both clones decide on the same state; the other one pushes first.
+    ratchet(repo, "model", "rollback", "--stage", "prod")  # created locally, not yet pushed
+    ratchet(other, "model", "rollback", "--stage", "prod", "--push")
+    mine = max(
+        (t for t in run(["git", "tag", "-l"], repo).stdout.split() if "#prod#" in t),
+        key=lambda t: int(t.rsplit("#", 1)[1]),
+    )
+    with pytest.raises(RatchetError, match="fetch --tags origin` and retry"):
+        tags.push_tag(repo, mine)
+    assert mine not in run(["git", "tag", "-l"], repo).stdout.split()  # the loser is undone
+
+    # Retrying decides on the fresh state: prod is rolled back from the other clone's choice.
+    out = ratchet(repo, "model", "rollback", "--stage", "prod", "--push").stdout
+    assert "prod: v1.1.0 -> v1.0.0" in out

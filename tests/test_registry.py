@@ -1,0 +1,105 @@
+"""Registry rules on tag lists (pure), no git needed."""
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from ratchet import registry
+from ratchet.errors import RatchetError
+from ratchet.registry import RawTag
+
+T0 = datetime(2026, 1, 1, tzinfo=UTC)
+STAGES = ["dev", "staging", "prod"]
+
+
+def tags(*spec: tuple[str, str]) -> list[registry.Event]:
+    raw = [
+        RawTag(name, commit, T0 + timedelta(minutes=i), "") for i, (name, commit) in enumerate(spec)
+    ]
+    return registry.events(raw, "churn-model")
+
+
+BASE = (
+    ("churn-model@v1.0.0", "c1"),
+    ("churn-model@v1.1.0", "c2"),
+    ("other-model@v9.0.0", "c9"),
+    ("release-2026", "c2"),
+)
+
+
+def test_versions_and_latest_ignore_other_artifacts_and_tags():
+    evts = tags(*BASE)
+    assert list(registry.versions(evts)) == ["v1.0.0", "v1.1.0"]
+    assert registry.latest(evts) == "v1.1.0"
+
+
+def test_stage_holder_is_the_latest_assignment_by_counter():
+    evts = tags(
+        *BASE,
+        ("churn-model#prod#3", "c2"),
+        ("churn-model#prod#2", "c1"),  # created later, but an earlier decision
+    )
+    assert registry.holder(evts, "prod") == "v1.1.0"
+    assert registry.holder(evts, "staging") is None
+
+
+def test_unassignment_empties_the_stage():
+    evts = tags(*BASE, ("churn-model#prod#1", "c1"), ("churn-model#prod!#2", "c1"))
+    assert registry.holder(evts, "prod") is None
+
+
+def test_deregistered_version_is_gone_and_its_number_is_not_reused():
+    evts = tags(*BASE, ("churn-model@v1.1.0!", "c2"))
+    assert list(registry.versions(evts)) == ["v1.0.0"]
+    assert registry.next_version(evts, "minor", None) == "v1.2.0"
+
+
+@pytest.mark.parametrize(
+    ("bump", "expected"), [("major", "v2.0.0"), ("minor", "v1.2.0"), ("patch", "v1.1.1")]
+)
+def test_bumps(bump, expected):
+    assert registry.next_version(tags(*BASE), bump, None) == expected
+
+
+def test_first_version_and_explicit_versions():
+    assert registry.next_version([], "minor", None) == "v1.0.0"
+    evts = tags(*BASE)
+    assert registry.next_version(evts, None, "v3.0.0") == "v3.0.0"
+    with pytest.raises(RatchetError, match="already exists"):
+        registry.next_version(evts, None, "v1.1.0")
+    with pytest.raises(RatchetError, match="not above the newest"):
+        registry.next_version(evts, None, "v1.0.5")
+    with pytest.raises(RatchetError, match=r"expected vMAJOR\.MINOR\.PATCH"):
+        registry.next_version(evts, None, "1.2")
+
+
+def test_promotion_cannot_skip_a_stage():
+    evts = tags(*BASE, ("churn-model#dev#1", "c2"))
+    with pytest.raises(RatchetError, match="can't jump straight to prod"):
+        registry.check_promotion(evts, "v1.1.0", "prod", STAGES)
+    registry.check_promotion(evts, "v1.1.0", "staging", STAGES)
+    with pytest.raises(RatchetError, match="never in dev"):
+        registry.check_promotion(evts, "v1.0.0", "staging", STAGES)
+    with pytest.raises(RatchetError, match="already in dev"):
+        registry.check_promotion(evts, "v1.1.0", "dev", STAGES)
+    with pytest.raises(RatchetError, match="unknown stage 'qa'"):
+        registry.check_promotion(evts, "v1.1.0", "qa", STAGES)
+    with pytest.raises(RatchetError, match="not registered"):
+        registry.check_promotion(evts, "v7.0.0", "dev", STAGES)
+
+
+def test_rollback_goes_to_the_version_held_before():
+    evts = tags(*BASE, ("churn-model#prod#1", "c1"), ("churn-model#prod#2", "c2"))
+    assert registry.rollback_target(evts, "prod") == ("v1.1.0", "v1.0.0")
+    after = tags(
+        *BASE,
+        ("churn-model#prod#1", "c1"),
+        ("churn-model#prod#2", "c2"),
+        ("churn-model#prod#3", "c1"),
+    )
+    assert registry.holder(after, "prod") == "v1.0.0"
+    with pytest.raises(RatchetError, match="holds no version"):
+        registry.rollback_target(evts, "staging")
+    only = tags(*BASE, ("churn-model#prod#1", "c1"))
+    with pytest.raises(RatchetError, match="never held another version"):
+        registry.rollback_target(only, "prod")
