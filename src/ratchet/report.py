@@ -32,6 +32,7 @@ MAX_METRIC_ROWS = 40
 MAX_WARNINGS = 20
 DATA_KEYS = (("rows", "rows"), ("label_rate", "label rate"))
 TITLE = "Ratchet report"
+ABSENT = object()  # a params key one side does not have
 
 
 @dataclass
@@ -115,17 +116,16 @@ def flatten(data: Any, prefix: str = "") -> dict[str, Any]:
 
 def params_changes(base: dict[str, Any], current: dict[str, Any]) -> list[tuple[str, Any, Any]]:
     """(dotted key, base value, this change's value) for every key that differs, sorted."""
-    missing = object()
     b, c = flatten(base), flatten(current)
     return [
-        (key, b.get(key, missing), c.get(key, missing))
+        (key, b.get(key, ABSENT), c.get(key, ABSENT))
         for key in sorted(set(b) | set(c))
-        if b.get(key, missing) != c.get(key, missing)
+        if b.get(key, ABSENT) != c.get(key, ABSENT)
     ]
 
 
 def _value(v: Any) -> str:
-    if not isinstance(v, str | int | float | bool | list | dict | type(None)):
+    if v is ABSENT:
         return "*(absent)*"
     return "`" + json.dumps(v, sort_keys=True) + "`"
 
