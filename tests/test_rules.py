@@ -140,3 +140,17 @@ def test_report_lists_warnings_and_ungated_metrics():
     assert "- income: 3 % nulls\n- check: mean; column: age" in shown
     assert "| other | 1.0000 | 2.0000 | +1.0000 |  |  |" in shown
     assert "Validation warnings" not in report.render(comparison(), report.Extras())
+
+
+def test_verdict_names_each_failure_with_its_values():
+    failing = comparison(
+        current_metrics={"a": 0.79},
+        checks=check_all({"a": AUC}, {"a": 0.86}, {"a": 0.79}, "m.json"),
+        stale=["dvc.lock is stale: run dvc repro and commit"],
+    )
+    assert report.verdict(failing) == (
+        "### ❌ Gate fails: dvc.lock is stale: run dvc repro and commit; "
+        "a 0.8600 → 0.7900: below the floor 0.8000; worse than base by 0.0700 (allowed 0.0100)"
+    )
+    first = comparison(base_metrics=None, checks=check_all({"a": AUC}, None, {"a": 0.7}, "m"))
+    assert report.verdict(first) == "### ❌ Gate fails: a 0.7000: below the floor 0.8000"

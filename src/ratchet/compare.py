@@ -53,7 +53,9 @@ class Comparison:
         lines = list(self.stale)
         for c in self.checks:
             if c.failures:
-                values = f" {fmt(c.base)} → {fmt(c.current)}" if c.current is not None else ""
+                values = "" if c.current is None else f" {fmt(c.current)}"
+                if c.base is not None and c.current is not None:
+                    values = f" {fmt(c.base)} → {fmt(c.current)}"
                 lines.append(f"{c.metric}{values}: {'; '.join(c.failures)}")
         return lines
 
