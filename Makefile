@@ -21,11 +21,15 @@ export UV_COMPILE_BYTECODE := 1
 # Use the machine's Python; never download one.
 export UV_PYTHON_DOWNLOADS := never
 
-.PHONY: help setup repro test lint format clean
+# The revision a change is compared with (a pull request's base branch or commit).
+BASE ?= origin/main
+REPORT_DIR := reports/pr
+
+.PHONY: help setup repro pull push pr-report gate pr-comment test lint format clean
 
 help: ## Show this help
 	@grep -hE '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | \
-		awk 'BEGIN {FS = ":.*?## "}; {printf "  \033[36m%-10s\033[0m %s\n", $$1, $$2}'
+		awk 'BEGIN {FS = ":.*?## "}; {printf "  \033[36m%-11s\033[0m %s\n", $$1, $$2}'
 
 .uv/bin/uv:
 	$(PYTHON) -m venv .uv
@@ -41,12 +45,33 @@ setup: $(VENV)/.synced ## Create .venv from uv.lock (exact pins) and install rat
 repro: setup ## Set up, then run the pipeline (dvc repro)
 	dvc repro
 
+pull: setup ## Fetch data and models from the DVC remote, if one is configured
+	@if dvc remote default >/dev/null 2>&1; then dvc pull --allow-missing; \
+	else echo "pull: no default DVC remote; dvc repro rebuilds what is missing"; fi
+
+push: setup ## Send data and models to the DVC remote, if one is configured
+	@if dvc remote default >/dev/null 2>&1; then dvc push; \
+	else echo "push: no default DVC remote; nothing to push"; fi
+
+pr-report: repro ## Report this change vs BASE (default origin/main) in reports/pr/
+	ratchet report --base $(BASE) --output $(REPORT_DIR)/report.md --summary $(REPORT_DIR)/summary.md
+
+gate: repro ## Pass or fail this change under BASE's gate rules (exit 1 on a regression)
+	ratchet gate --base $(BASE)
+
+# CI only: needs CML (npm install -g @dvcorg/cml) and REPO_TOKEN. The report embeds the
+# plots only when params report.publish_images is true; CML uploads what it embeds.
+pr-comment: ## Post or update the one sticky PR comment (CML) with reports/pr/report.md
+	cml comment update --target=pr --watermark-title="ratchet report" $(REPORT_DIR)/report.md
+
 test: setup ## Set up, then run the test suite
 	pytest
 
-lint: setup ## Lint and check formatting
+lint: setup ## Lint and check formatting; audit the workflows
 	ruff check .
 	ruff format --check .
+	zizmor --offline .github/workflows
+	check-jsonschema --builtin-schema vendor.github-workflows .github/workflows/*.yml
 
 format: setup ## Fix lint and formatting in place
 	ruff check --fix .

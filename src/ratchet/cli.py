@@ -25,6 +25,8 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "train": ("ratchet.train", "fit the model (params: train)"),
     "evaluate": ("ratchet.evaluate", "score the test split (params: evaluate)"),
     "model": ("ratchet.model_command", "model registry: register, promote, rollback, get, ..."),
+    "report": ("ratchet.report", "write the pull-request report: this change vs a base revision"),
+    "gate": ("ratchet.gate", "pass or fail this change under the base revision's gate rules"),
 }
 
 

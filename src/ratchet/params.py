@@ -85,6 +85,27 @@ class RegistryParams(_Section):
         return self
 
 
+class MetricRule(_Section):
+    """One metric's rule in the merge gate."""
+
+    direction: Literal["higher", "lower"]
+    min: float | None = None  # absolute floor
+    max: float | None = None  # absolute ceiling
+    max_regression: Annotated[float, Field(ge=0.0)] | None = None  # in the metric's units
+    max_relative_regression: Annotated[float, Field(ge=0.0)] | None = None  # share of base
+
+
+class GateParams(_Section):
+    metrics: str
+    primary: str
+    rules: Annotated[dict[str, MetricRule], Field(min_length=1)]
+
+
+class ReportParams(_Section):
+    plots: list[str]
+    publish_images: bool
+
+
 SECTIONS: dict[str, type[_Section]] = {
     "sample": SampleParams,
     "validate": ValidateParams,
@@ -92,6 +113,8 @@ SECTIONS: dict[str, type[_Section]] = {
     "train": TrainParams,
     "evaluate": EvaluateParams,
     "registry": RegistryParams,
+    "gate": GateParams,
+    "report": ReportParams,
 }
 
 S = TypeVar("S", bound=_Section)
@@ -105,14 +128,19 @@ def read_yaml(path: str | os.PathLike) -> dict[str, Any]:
         raise RatchetError(f"{p}: file not found (run from the repository root)") from None
     except (OSError, UnicodeDecodeError) as exc:
         raise RatchetError(f"{p}: cannot read ({exc})") from None
+    return parse_yaml(text, p)
+
+
+def parse_yaml(text: str, source: Any) -> dict[str, Any]:
+    """A params document from text; `source` names it in errors (a path, or REV:path)."""
     try:
         data = yaml.safe_load(text)
     except yaml.YAMLError as exc:
-        raise RatchetError(f"{p}: not valid YAML ({_one_line(exc)})") from None
+        raise RatchetError(f"{source}: not valid YAML ({_one_line(exc)})") from None
     if data is None:
         return {}
     if not isinstance(data, dict):
-        raise RatchetError(f"{p}: expected a mapping of sections, got {type(data).__name__}")
+        raise RatchetError(f"{source}: expected a mapping of sections, got {type(data).__name__}")
     return data
 
 

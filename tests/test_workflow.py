@@ -1,0 +1,104 @@
+"""The CI workflow: a thin, locked-down caller of make targets, audited offline."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+
+import pytest
+import yaml
+
+from conftest import BIN, ROOT, run
+
+WORKFLOWS = sorted((ROOT / ".github" / "workflows").glob("*.yml"))
+PINNED = re.compile(r"^[\w.-]+/[\w.-]+@[0-9a-f]{40}$")
+
+
+def load(path) -> dict:
+    doc = yaml.safe_load(path.read_text())
+    # YAML 1.1 reads the key `on` as True.
+    doc["on"] = doc.pop(True, doc.get("on"))
+    return doc
+
+
+@pytest.fixture(scope="module")
+def workflow() -> dict:
+    return load(ROOT / ".github" / "workflows" / "pipeline.yml")
+
+
+def test_zizmor_finds_nothing():
+    result = run([str(BIN / "zizmor"), "--offline", *map(str, WORKFLOWS)], ROOT, check=False)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "No findings to report" in result.stdout
+
+
+def test_workflows_match_the_github_schema():
+    result = run(
+        [str(BIN / "check-jsonschema"), "--builtin-schema", "vendor.github-workflows",
+         *map(str, WORKFLOWS)],
+        ROOT, check=False,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_schema_check_catches_a_broken_workflow(tmp_path):
+    bad = tmp_path / "bad.yml"
+    bad.write_text("on: push\njobs:\n  x:\n    runs-on: ubuntu-latest\n    stepz: []\n")
+    result = run(
+        [str(BIN / "check-jsonschema"), "--builtin-schema", "vendor.github-workflows", str(bad)],
+        tmp_path, check=False,
+    )  # fmt: skip
+    assert result.returncode != 0
+
+
+def test_triggers_and_permissions(workflow):
+    assert set(workflow["on"]) == {"pull_request", "push"}
+    assert workflow["on"]["push"]["branches"] == ["main"]
+    assert "pull_request_target" not in (ROOT / ".github/workflows/pipeline.yml").read_text()
+    assert workflow["permissions"] == {}
+    jobs = workflow["jobs"]
+    assert jobs["pipeline"]["permissions"] == {"contents": "read"}
+    assert jobs["comment"]["permissions"] == {"contents": "read", "pull-requests": "write"}
+
+
+def test_actions_are_pinned_and_checkouts_keep_no_credentials(workflow):
+    for job in workflow["jobs"].values():
+        for step in job["steps"]:
+            if "uses" in step:
+                assert PINNED.match(step["uses"]), step["uses"]
+            if step.get("uses", "").startswith("actions/checkout@"):
+                assert step["with"]["persist-credentials"] is False
+    text = (ROOT / ".github/workflows/pipeline.yml").read_text()
+    assert all(re.search(r"@[0-9a-f]{40} # v\d+\.\d+\.\d+$", line) for line in text.splitlines()
+               if "uses:" in line)  # fmt: skip
+
+
+def test_pipeline_job_fetches_full_history_and_only_calls_make(workflow):
+    steps = workflow["jobs"]["pipeline"]["steps"]
+    assert steps[0]["with"]["fetch-depth"] == 0
+    commands = [s["run"] for s in steps if "run" in s]
+    assert commands[:-1] == [
+        "make setup", "make pull", "make repro", "make pr-report",
+        'cat reports/pr/summary.md >> "$GITHUB_STEP_SUMMARY"', "make push",
+    ]  # fmt: skip
+    assert commands[-1] == "make gate"
+    # No ${{ }} inside run: scripts (template injection); values arrive as env variables.
+    for job in workflow["jobs"].values():
+        assert all("${{" not in s.get("run", "") for s in job["steps"])
+
+
+def test_every_make_target_the_workflow_calls_is_documented():
+    shown = subprocess.run(
+        ["make", "-s", "help"], cwd=ROOT, capture_output=True, text=True, check=True
+    ).stdout
+    listed = {line.split()[0] for line in re.sub(r"\x1b\[[0-9;]*m", "", shown).splitlines()}
+    text = (ROOT / ".github/workflows/pipeline.yml").read_text()
+    called = set(re.findall(r"run: make ([\w-]+)", text))
+    assert {"setup", "pull", "repro", "pr-report", "push", "gate", "pr-comment"} == called
+    assert called <= listed, called - listed
+    dry = subprocess.run(
+        ["make", "-n", "gate", "pr-report", "BASE=main"], cwd=ROOT, capture_output=True,
+        text=True, check=True,
+    ).stdout  # fmt: skip
+    assert "ratchet gate --base main" in dry
+    assert "ratchet report --base main" in dry
