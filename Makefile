@@ -24,8 +24,9 @@ export UV_PYTHON_DOWNLOADS := never
 # The revision a change is compared with (a pull request's base branch or commit).
 BASE ?= origin/main
 REPORT_DIR := reports/pr
+MODEL_FILE ?=
 
-.PHONY: help setup repro pull push pr-report gate pr-comment test lint format clean
+.PHONY: help setup repro pull push pr-report gate pr-comment model-check model-smoke model-release test lint format clean
 
 help: ## Show this help
 	@grep -hE '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | \
@@ -63,6 +64,20 @@ gate: repro ## Pass or fail this change under BASE's gate rules (exit 1 on a reg
 # plots only when params report.publish_images is true; CML uploads what it embeds.
 pr-comment: ## Post or update the one sticky PR comment (CML) with reports/pr/report.md
 	cml comment update --target=pr --watermark-title="ratchet report" $(REPORT_DIR)/report.md
+
+# Model registry (see README "Model versions"). TAG is a registry tag, VERSION vX.Y.Z.
+model-check: setup ## Check that TAG is a valid GTO registry tag and say what it means
+	gto check-ref "$(TAG)"
+	ratchet model tag-info "$(TAG)"
+
+model-smoke: setup ## Load VERSION from the registry and score fresh sample rows with it
+	ratchet model smoke --version "$(VERSION)"
+
+# CI only: needs the GitHub CLI (gh) and GH_TOKEN.
+model-release: setup ## Publish a GitHub release for TAG with VERSION's model card
+	ratchet model card "$(VERSION)" -o reports/model-card.md
+	gh release create "$(TAG)" --verify-tag --title "$(TAG)" --notes-file reports/model-card.md \
+		$(if $(wildcard $(MODEL_FILE)),"$(MODEL_FILE)")
 
 test: setup ## Set up, then run the test suite
 	pytest

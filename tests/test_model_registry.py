@@ -57,10 +57,10 @@ def repo(tmp_path_factory, remote) -> Path:
     run(["git", "commit", "-qm", "pipeline"], repo)
     ratchet(repo, "model", "register")
     params = repo / "params.yaml"
-    params.write_text(params.read_text().replace("max_iter: 200", "max_iter: 20"))
+    params.write_text(params.read_text().replace("learning_rate: 0.05", "learning_rate: 0.03"))
     run(["dvc", "repro"], repo)
     run(["git", "add", "-A"], repo)
-    run(["git", "commit", "-qm", "fewer trees"], repo)
+    run(["git", "commit", "-qm", "slower learning"], repo)
     ratchet(repo, "model", "register")
     run(["git", "remote", "add", "origin", str(remote)], repo)
     run(["git", "push", "-q", "origin", "main", "--tags"], repo)
@@ -72,7 +72,7 @@ def test_register_creates_gto_tags_with_a_model_card(repo):
     assert tags == ["churn-model@v1.0.0", "churn-model@v1.1.0"]
     message = run(["git", "tag", "-l", "--format=%(contents)", "churn-model@v1.1.0"], repo).stdout
     assert "churn-model v1.1.0" in message and "roc_auc=" in message
-    assert "max_iter=20" in message and "md5 models/model.skops:" in message
+    assert "learning_rate=0.03" in message and "md5 models/model.skops:" in message
 
 
 def test_register_refuses_a_registered_commit_and_a_dirty_tree(repo):
@@ -167,3 +167,26 @@ def test_concurrent_promotion_loses_cleanly(repo, remote, tmp_path):
     # Retrying decides on the fresh state: prod is rolled back from the other clone's choice.
     out = ratchet(repo, "model", "rollback", "--stage", "prod", "--push").stdout
     assert "prod: v1.1.0 -> v1.0.0" in out
+
+
+def test_register_refuses_a_model_that_fails_the_gate(repo):
+    """Runs last: it adds a commit that degrades the model (too few trees)."""
+    params = repo / "params.yaml"
+    params.write_text(params.read_text().replace("max_iter: 200", "max_iter: 20"))
+    run(["dvc", "repro"], repo)
+    run(["git", "add", "-A"], repo)
+    run(["git", "commit", "-qm", "fewer trees"], repo)
+    result = ratchet(repo, "model", "register", check=False)
+    assert result.returncode == 2
+    assert "fails the gate against the latest version v1.1.0" in result.stderr
+    assert "log_loss: worse than base" in result.stderr
+    assert "@v1.2.0" not in run(["git", "tag", "-l"], repo).stdout
+
+
+def test_tag_info_and_smoke_test(repo):
+    info = ratchet(repo, "model", "tag-info", "churn-model@v1.0.0").stdout
+    assert "kind=registration" in info and "version=v1.0.0" in info
+    out = ratchet(repo, "model", "smoke", "--stage", "prod", "--rows", "300").stdout
+    assert "smoke test passed" in out and "scored 300 rows" in out
+    bad = ratchet(repo, "model", "tag-info", "v1.0.0", check=False)
+    assert bad.returncode == 2 and "not a registry tag" in bad.stderr

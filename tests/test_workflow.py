@@ -102,3 +102,36 @@ def test_every_make_target_the_workflow_calls_is_documented():
     ).stdout  # fmt: skip
     assert "ratchet gate --base main" in dry
     assert "ratchet report --base main" in dry
+
+
+@pytest.fixture(scope="module")
+def registry_workflow() -> dict:
+    return load(ROOT / ".github" / "workflows" / "registry.yml")
+
+
+def test_registry_workflow_reacts_to_registry_tags_only(registry_workflow):
+    assert set(registry_workflow["on"]) == {"push"}
+    assert registry_workflow["on"]["push"] == {"tags": ["*@v*", "*#*"]}
+    assert registry_workflow["permissions"] == {}
+    jobs = registry_workflow["jobs"]
+    assert jobs["describe"]["permissions"] == {"contents": "read"}
+    assert jobs["release"]["permissions"] == {"contents": "write"}
+    assert jobs["smoke"]["permissions"] == {"contents": "read"}
+    assert "registration" in jobs["release"]["if"] and "assignment" in jobs["smoke"]["if"]
+
+
+def test_registry_workflow_steps_are_pinned_make_or_ratchet(registry_workflow):
+    for job in registry_workflow["jobs"].values():
+        for step in job["steps"]:
+            if "uses" in step:
+                assert PINNED.match(step["uses"]), step["uses"]
+                if step["uses"].startswith("actions/checkout@"):
+                    assert step["with"]["persist-credentials"] is False
+                    assert step["with"]["fetch-depth"] == 0
+            for line in step.get("run", "").splitlines():
+                assert line.startswith(("make ", ".venv/bin/ratchet ")), line
+                assert "${{" not in line
+    shown = subprocess.run(["make", "-s", "help"], cwd=ROOT, capture_output=True, text=True).stdout
+    text = (ROOT / ".github/workflows/registry.yml").read_text()
+    for target in set(re.findall(r"make ([\w-]+)", text)):
+        assert target in shown, target

@@ -8,12 +8,14 @@ remote's tags, so two people deciding at the same time cannot both win.
 from __future__ import annotations
 
 import argparse
+import json
+import time
 
 from gto import api as gto
 
-from ratchet import artifact, io, loading, modelcard, params, registry, tags
+from ratchet import artifact, io, loading, modelcard, params, registry, rules, tags
 from ratchet.errors import RatchetError
-from ratchet.params import RegistryParams
+from ratchet.params import GateParams, RegistryParams
 
 
 class Context:
@@ -67,6 +69,32 @@ def _check_consistent(ctx: Context, commit: str, head: str) -> None:
     loading.model_bytes(ctx.root, ref)
 
 
+def _check_gate(ctx: Context, commit: str) -> str:
+    """The candidate must pass its gate rules against the latest registered version.
+
+    Each version can only move the model forward (or hold it within the allowed
+    regression); the first version must clear the floors and ceilings.
+    """
+    source = f"{commit[:12]}:params.yaml"
+    cfg = params.parse_yaml(tags.show(ctx.root, commit, "params.yaml") or "", source)
+    gate = params.parse_section("gate", GateParams, cfg, source)
+    text = tags.show(ctx.root, commit, gate.metrics)
+    current = None if text is None else json.loads(text)
+    previous = registry.latest(ctx.events)
+    base = None
+    if previous is not None:
+        base_text = tags.show(
+            ctx.root, registry.versions(ctx.events)[previous].commit, gate.metrics
+        )
+        base = None if base_text is None else json.loads(base_text)
+    failed = [c for c in rules.check_all(gate.rules, base, current, gate.metrics) if not c.passed]
+    against = f"the latest version {previous}" if previous else "the gate's floors and ceilings"
+    if failed:
+        reasons = "; ".join(f"{c.metric}: {', '.join(c.failures)}" for c in failed)
+        raise RatchetError(f"commit {commit[:12]} fails the gate against {against}: {reasons}")
+    return against
+
+
 def register(args: argparse.Namespace) -> int:
     ctx = Context(args)
     head = tags.resolve(ctx.root, "HEAD")
@@ -79,16 +107,33 @@ def register(args: argparse.Namespace) -> int:
     if existing:
         raise RatchetError(f"commit {commit[:12]} is already registered as {existing}")
     _check_consistent(ctx, commit, head)
+    against = _check_gate(ctx, commit)
     version = registry.next_version(ctx.events, args.bump or ctx.cfg.default_bump, args.version)
     card = modelcard.short(ctx.artifact.name, version, modelcard.facts(ctx.root, commit))
     tag = f"{ctx.artifact.name}@{version}"
+    _after_last_event(ctx)
     gto.register(str(ctx.root), ctx.artifact.name, commit, version=version, message=card)
     print(f"registered {ctx.artifact.name} {version} at {commit[:12]} (tag {tag})")
+    print(f"gate: passed against {against}")
     ctx.publish(tag)
     return 0
 
 
+def _after_last_event(ctx: Context) -> None:
+    """Wait, if need be, until the clock is past the newest registry tag's second.
+
+    Tag dates have one-second resolution and GTO orders decisions by date: two decisions
+    in the same second could read back in either order.
+    """
+    if ctx.events:
+        newest = max(e.created for e in ctx.events)
+        delay = newest.timestamp() + 1.0 - time.time()
+        if delay > 0:
+            time.sleep(delay)
+
+
 def _assign(ctx: Context, version: str, stage: str, message: str) -> str:
+    _after_last_event(ctx)
     before = {t.name for t in tags.list_tags(ctx.root)}
     # force: GTO would refuse to re-assign a version a stage held before (a rollback).
     gto.assign(
@@ -182,6 +227,45 @@ def get(args: argparse.Namespace) -> int:
     return 0
 
 
+def tag_info(args: argparse.Namespace) -> int:
+    """What a pushed tag means, as `key=value` lines (the tag workflow's step outputs)."""
+    ctx = Context(args)
+    event = next((e for e in ctx.events if e.tag == args.tag), None)
+    if event is None:
+        raise RatchetError(
+            f"tag {args.tag!r} is not a registry tag of {ctx.artifact.name} in GTO's format"
+        )
+    print(f"kind={event.kind}\nversion={event.version}\nstage={event.stage or ''}")
+    print(f"commit={event.commit}")
+    return 0
+
+
+def smoke(args: argparse.Namespace) -> int:
+    """Load a version the way serving will, and score fresh sample rows with it."""
+    import numpy as np
+
+    from ratchet import features, sample, schema, validate
+
+    root = tags.toplevel(".")
+    pipeline, ref = loading.load_with_ref(
+        args.version, stage=args.stage, latest=args.latest, repo=root
+    )
+    rows = sample.generate(args.rows, seed=args.seed).drop(columns=[schema.TARGET])
+    checked = validate.check(rows, require_target=False, expectations=False)
+    if not checked.passed:
+        raise RatchetError(f"smoke sample failed validation: {checked.errors[0].line()}")
+    scores = pipeline.predict_proba(features.build_features(checked.table))[:, 1]
+    if len(scores) != len(rows) or not np.all(np.isfinite(scores)):
+        raise RatchetError(f"{ref.name} {ref.version}: scores are missing or not finite")
+    if scores.min() < 0.0 or scores.max() > 1.0 or scores.std() == 0.0:
+        raise RatchetError(f"{ref.name} {ref.version}: scores are outside [0, 1] or constant")
+    print(
+        f"smoke test passed: {ref.name} {ref.version} ({ref.commit[:12]}) scored {len(scores)} "
+        f"rows, mean score {scores.mean():.4f}, range {scores.min():.4f}-{scores.max():.4f}"
+    )
+    return 0
+
+
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     sub = parser.add_subparsers(dest="action", required=True, metavar="ACTION")
 
@@ -220,6 +304,17 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     which.add_argument("--stage")
     which.add_argument("--latest", action="store_true")
     g.add_argument("-o", "--output", required=True, help="where to write the model file")
+
+    t = action("tag-info", tag_info, "what a registry tag means (kind, version, stage)")
+    t.add_argument("tag")
+
+    s = action("smoke", smoke, "load a version and score fresh sample rows with it")
+    which = s.add_mutually_exclusive_group(required=True)
+    which.add_argument("--version")
+    which.add_argument("--stage")
+    which.add_argument("--latest", action="store_true")
+    s.add_argument("--rows", type=int, default=1_000, help="sample rows to score")
+    s.add_argument("--seed", type=int, default=0, help="sample seed")
 
 
 def command(args: argparse.Namespace) -> int:
