@@ -106,6 +106,20 @@ class ReportParams(_Section):
     publish_images: bool
 
 
+class MonitorParams(_Section):
+    current: str
+    drift_share: Annotated[float, Field(gt=0.0, le=1.0)]
+    method: str | None = None
+    threshold: Annotated[float, Field(gt=0.0)] | None = None
+    per_column_method: dict[str, str] = {}
+    per_column_threshold: dict[str, Annotated[float, Field(gt=0.0)]] = {}
+    ignore_columns: list[str] = []
+    prediction_threshold: Annotated[float, Field(gt=0.0)]
+    reference_rows: Annotated[int, Field(ge=100)]
+    current_rows: Annotated[int, Field(ge=100)]
+    seed: int
+
+
 SECTIONS: dict[str, type[_Section]] = {
     "sample": SampleParams,
     "validate": ValidateParams,
@@ -113,6 +127,7 @@ SECTIONS: dict[str, type[_Section]] = {
     "train": TrainParams,
     "evaluate": EvaluateParams,
     "registry": RegistryParams,
+    "monitor": MonitorParams,
     "gate": GateParams,
     "report": ReportParams,
 }

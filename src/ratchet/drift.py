@@ -1,0 +1,123 @@
+"""`ratchet drift`: is the current batch still the world the model was trained on?
+
+Exit 0: no drift; 1: drift; 2: an error, or a batch that fails validation (a data
+problem, reported as such, not as drift). Writes a self-contained HTML report and a JSON
+summary to --output-dir.
+"""
+
+from __future__ import annotations
+
+import argparse
+import io as _io
+import os
+import sys
+from pathlib import Path
+
+import pandas as pd
+
+from ratchet import features, io, loading, model, monitor, params, schema, tags, validate
+from ratchet.errors import RatchetError
+from ratchet.params import MonitorParams
+from ratchet.rawdata import read_raw
+
+TRAIN_FEATURES = "data/features/train.parquet"
+
+
+def load_batch(path: str | os.PathLike) -> monitor.Batch:
+    """Read, validate (column checks) and featurize a raw batch; labels are optional."""
+    raw = read_raw(path)
+    labelled = schema.TARGET in raw.columns
+    result = validate.check(raw, require_target=labelled, expectations=False)
+    if not result.passed:
+        raise RatchetError(
+            f"{path}: the batch fails validation, a data problem rather than drift:\n"
+            f"{validate.summary(result)}"
+        )
+    table = result.table
+    labels = table[schema.TARGET].reset_index(drop=True) if labelled else None
+    return monitor.Batch(features.build_features(table).reset_index(drop=True), labels=labels)
+
+
+def reference_at(ref: loading.ModelRef, repo: Path) -> monitor.Batch:
+    """The training split of the version's commit, read through DVC."""
+    import dvc.api
+
+    try:
+        with dvc.api.open(TRAIN_FEATURES, repo=str(repo), rev=ref.commit, mode="rb") as fh:
+            train = pd.read_parquet(_io.BytesIO(fh.read()))
+    except Exception as exc:
+        raise RatchetError(
+            f"{TRAIN_FEATURES} at {ref.commit[:12]} ({ref.name} {ref.version}): cannot fetch "
+            f"from the DVC cache or remote ({type(exc).__name__})"
+        ) from None
+    labels = train.get(schema.TARGET)
+    return monitor.Batch(
+        train.drop(columns=[schema.ID, schema.TARGET], errors="ignore"), labels=labels
+    )
+
+
+def scored(batch: monitor.Batch, pipeline) -> monitor.Batch:
+    numeric, categorical = features.feature_columns(batch.features)
+    scores = pipeline.predict_proba(batch.features[numeric + categorical])[:, 1]
+    return monitor.Batch(batch.features, scores, batch.labels)
+
+
+def run(args: argparse.Namespace, p: MonitorParams) -> dict:
+    current = load_batch(args.current)
+    pipeline = None
+    if args.reference:
+        reference = load_batch(args.reference)
+        if args.model:
+            pipeline = model.load(args.model)
+    else:
+        root = tags.toplevel(".")
+        pipeline, ref = loading.load_with_ref(stage=args.stage, repo=root)
+        reference = reference_at(ref, root)
+        if args.model:
+            pipeline = model.load(args.model)
+    reference = monitor.sample(reference, p.reference_rows, p.seed)
+    current = monitor.sample(current, p.current_rows, p.seed)
+    if pipeline is not None:
+        reference, current = scored(reference, pipeline), scored(current, pipeline)
+    snapshot = monitor.run_report(reference, current, p)
+    summary = monitor.summarise(snapshot, p)
+    summary["current"] = {"path": str(args.current), "rows_compared": len(current.features)}
+    summary["reference"] = {
+        "source": str(args.reference) if args.reference else f"stage {args.stage}",
+        "rows_compared": len(reference.features),
+    }
+    out = Path(args.output_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    # Evidently writes nothing when given a Path: a str, into a temp file, then moved.
+    with io.atomic_path(out / "drift.html") as tmp:
+        snapshot.save_html(str(tmp))
+    io.write_json(out / "drift.json", summary)
+    return summary
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--current", required=True, help="the new batch (.csv or .parquet)")
+    parser.add_argument(
+        "--reference", help="reference batch file (default: the stage's training split)"
+    )
+    parser.add_argument("--stage", default="prod", help="registry stage (default: %(default)s)")
+    parser.add_argument("--model", help="score with this model file instead of the stage's")
+    parser.add_argument("--output-dir", default="reports/drift", help="default: %(default)s")
+
+
+def command(args: argparse.Namespace) -> int:
+    p = params.section("monitor", MonitorParams, args.params)
+    summary = run(args, p)
+    drifted = ", ".join(summary["drifted_columns"]) or "none"
+    print(
+        f"{summary['verdict']}: {summary['drift_share']:.0%} of columns drifted "
+        f"(threshold {p.drift_share:.0%}): {drifted}"
+    )
+    for key in ("prediction_drift", "target_drift"):
+        item = summary[key]
+        if item:
+            state = "drifted" if item["drifted"] else "stable"
+            print(f"{key.replace('_', ' ')}: {state} ({item['method']} {item['score']:.4f})")
+    print(f"report: {args.output_dir}/drift.html, summary: {args.output_dir}/drift.json")
+    sys.stdout.flush()
+    return 1 if summary["verdict"] == "drift" else 0
