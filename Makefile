@@ -26,7 +26,7 @@ BASE ?= origin/main
 REPORT_DIR := reports/pr
 MODEL_FILE ?=
 
-.PHONY: help setup repro pull push pr-report gate pr-comment model-check model-smoke model-release test lint format clean
+.PHONY: help setup repro pull push pr-report gate pr-comment model-check model-smoke model-release monitor-batch drift drift-issue retrain-pr refresh-data test lint format clean
 
 help: ## Show this help
 	@grep -hE '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | \
@@ -78,6 +78,33 @@ model-release: setup ## Publish a GitHub release for TAG with VERSION's model ca
 	ratchet model card "$(VERSION)" -o reports/model-card.md
 	gh release create "$(TAG)" --verify-tag --title "$(TAG)" --notes-file reports/model-card.md \
 		$(if $(wildcard $(MODEL_FILE)),"$(MODEL_FILE)")
+
+# Monitoring and retraining (see README "Monitoring and retraining").
+DRIFT_DIR := reports/drift
+monitor-batch: setup ## Demo: write a sample batch to params monitor.current (DRIFT=1: shifted)
+	ratchet sample --rows 5000 --seed $${SEED:-7} $(if $(filter 1,$(DRIFT)),--drift) \
+		--output "$$(python -c 'import yaml; print(yaml.safe_load(open("params.yaml"))["monitor"]["current"])')"
+
+drift: setup ## Drift report of params monitor.current vs the prod model's training data (exit 1: drift)
+	ratchet drift --stage $${STAGE:-prod} --output-dir $(DRIFT_DIR) --summary-md $(DRIFT_DIR)/summary.md
+
+# CI only: need the GitHub CLI (gh) and GH_TOKEN.
+drift-issue: ## Open, or comment on, the one open "drift" issue with the drift summary
+	@number=$$(gh issue list --label drift --state open --json number --jq '.[0].number'); \
+	if [ -n "$$number" ]; then gh issue comment "$$number" --body-file $(DRIFT_DIR)/summary.md; \
+	else gh issue create --title "Data drift detected" --label drift --body-file $(DRIFT_DIR)/summary.md; fi
+
+retrain-pr: ## Commit the retrained pipeline results on a branch and open a pull request
+	@if git diff --quiet -- dvc.lock metrics; then echo "retrain: results unchanged, no pull request"; exit 0; fi; \
+	branch="retrain/$$(date -u +%Y%m%d-%H%M%S)"; \
+	git switch -c "$$branch" && git add dvc.lock metrics reports params.yaml && \
+	git commit -m "Retrain on refreshed data" && \
+	git push "https://x-access-token:$${GH_TOKEN}@github.com/$${GITHUB_REPOSITORY}.git" "$$branch" && \
+	gh pr create --head "$$branch" --title "Retrain on refreshed data" --body-file reports/pr/report.md
+
+refresh-data: setup ## Refresh imported data (dvc update of every import); the sample needs none
+	@imports=$$(git ls-files '*.dvc' | xargs -r grep -l '^deps:' || true); \
+	if [ -n "$$imports" ]; then dvc update $$imports; else echo "refresh-data: no DVC imports to update"; fi
 
 test: setup ## Set up, then run the test suite
 	pytest

@@ -135,3 +135,32 @@ def test_registry_workflow_steps_are_pinned_make_or_ratchet(registry_workflow):
     text = (ROOT / ".github/workflows/registry.yml").read_text()
     for target in set(re.findall(r"make ([\w-]+)", text)):
         assert target in shown, target
+
+
+@pytest.mark.parametrize("name", ["monitor.yml", "retrain.yml"])
+def test_monitor_and_retrain_workflows_follow_the_rules(name):
+    workflow = load(ROOT / ".github" / "workflows" / name)
+    assert workflow["permissions"] == {}
+    for job in workflow["jobs"].values():
+        assert "permissions" in job  # least privilege, per job
+        for step in job["steps"]:
+            if "uses" in step:
+                assert PINNED.match(step["uses"]), step["uses"]
+                if step["uses"].startswith("actions/checkout@"):
+                    assert step["with"]["persist-credentials"] is False
+            assert "${{" not in step.get("run", "")
+    shown = subprocess.run(["make", "-s", "help"], cwd=ROOT, capture_output=True, text=True).stdout
+    text = (ROOT / ".github/workflows" / name).read_text()
+    for target in set(re.findall(r"^\s*(?:run: )?make ([\w-]+)", text, re.MULTILINE)):
+        assert target in shown, target
+
+
+def test_retrain_schedule_and_monitor_trigger():
+    retrain = load(ROOT / ".github" / "workflows" / "retrain.yml")
+    assert retrain["on"]["schedule"] == [{"cron": "0 2 * * 1"}]
+    assert "workflow_dispatch" in retrain["on"]
+    monitor = load(ROOT / ".github" / "workflows" / "monitor.yml")
+    assert "workflow_dispatch" in monitor["on"] and monitor["on"]["schedule"]
+    act = monitor["jobs"]["act"]
+    assert act["permissions"] == {"contents": "read", "issues": "write", "actions": "write"}
+    assert any("gh workflow run retrain.yml" in s.get("run", "") for s in act["steps"])

@@ -96,18 +96,22 @@ def run(args: argparse.Namespace, p: MonitorParams) -> dict:
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--current", required=True, help="the new batch (.csv or .parquet)")
+    parser.add_argument("--current", help="the new batch (default: params monitor.current)")
     parser.add_argument(
         "--reference", help="reference batch file (default: the stage's training split)"
     )
     parser.add_argument("--stage", default="prod", help="registry stage (default: %(default)s)")
     parser.add_argument("--model", help="score with this model file instead of the stage's")
     parser.add_argument("--output-dir", default="reports/drift", help="default: %(default)s")
+    parser.add_argument("--summary-md", help="also write the summary as Markdown here")
 
 
 def command(args: argparse.Namespace) -> int:
     p = params.section("monitor", MonitorParams, args.params)
+    args.current = args.current or p.current
     summary = run(args, p)
+    if args.summary_md:
+        io.write_text(args.summary_md, monitor.markdown(summary))
     drifted = ", ".join(summary["drifted_columns"]) or "none"
     print(
         f"{summary['verdict']}: {summary['drift_share']:.0%} of columns drifted "

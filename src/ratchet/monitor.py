@@ -154,3 +154,23 @@ def summarise(snapshot, p: MonitorParams) -> dict[str, Any]:
         "prediction_drift": prediction,
         "target_drift": special.get(schema.TARGET),
     }
+
+
+def markdown(summary: dict[str, Any]) -> str:
+    """The summary as Markdown, for a job summary or an issue."""
+    icon = "⚠️" if summary["verdict"] == "drift" else "✅"
+    lines = [
+        f"### {icon} {summary['verdict']}: {summary['drift_share']:.0%} of columns drifted "
+        f"(threshold {summary['drift_share_threshold']:.0%})",
+        "",
+        "| column | method | score | threshold | drifted |",
+        "| --- | --- | ---: | ---: | --- |",
+    ]
+    rows = [*summary["columns"], summary["prediction_drift"], summary["target_drift"]]
+    for c in rows:
+        if c:
+            mark = "yes" if c["drifted"] else "no"
+            lines.append(
+                f"| {c['column']} | {c['method']} | {c['score']:.4f} | {c['threshold']} | {mark} |"
+            )
+    return "\n".join(lines) + "\n"
