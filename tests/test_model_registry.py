@@ -190,3 +190,18 @@ def test_tag_info_and_smoke_test(repo):
     assert "smoke test passed" in out and "scored 300 rows" in out
     bad = ratchet(repo, "model", "tag-info", "v1.0.0", check=False)
     assert bad.returncode == 2 and "not a registry tag" in bad.stderr
+
+
+def test_drift_against_the_prod_models_training_data(repo, tmp_path):
+    from ratchet import sample
+
+    batch = tmp_path / "batch.csv"
+    sample.generate(3_000, seed=5, drift=True).to_csv(batch, index=False)
+    out = tmp_path / "drift"
+    result = ratchet(repo, "drift", "--current", str(batch), "--output-dir", str(out), check=False)
+    assert result.returncode == 1, result.stderr
+    summary = json.loads((out / "drift.json").read_text())
+    assert summary["reference"]["source"] == "stage prod"
+    assert summary["prediction_drift"]["column"] == "score"
+    assert summary["target_drift"]["column"] == schema.TARGET
+    assert "age" in summary["drifted_columns"]
