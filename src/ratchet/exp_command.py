@@ -62,6 +62,35 @@ def _read_log(path: str | None) -> str | None:
         return None
 
 
+def _missing(
+    matrix_path: str, logs: str | None, exps: list[experiments.Experiment], baseline
+) -> list[experiments.Experiment]:
+    """Matrix entries that produced no experiment: their runs failed (a CI sweep)."""
+    matrix = io.read_json(matrix_path)
+    entries = matrix.get("include") if isinstance(matrix, dict) else None
+    if not isinstance(entries, list):
+        raise RatchetError(f"{matrix_path}: expected a GitHub Actions matrix with 'include'")
+    found = {e.name for e in exps}
+    missing = []
+    for entry in entries:
+        name = str(entry.get("name", ""))
+        if name in found:
+            continue
+        overrides = dict(sweep.parse_spec(p) for p in str(entry.get("params", "")).split())
+        log = str(Path(logs) / f"{name}.log") if logs else None
+        missing.append(
+            experiments.Experiment(
+                name=name,
+                rev="",
+                state="failed",
+                params={**baseline.params, **{k: v[0] for k, v in overrides.items()}},
+                metrics=None,
+                log=log,
+            )
+        )
+    return missing
+
+
 def _branch(root: str, exp: experiments.Experiment, name: str) -> None:
     from dvc.exceptions import DvcException
     from dvc.repo import Repo
@@ -84,6 +113,8 @@ def best(args: argparse.Namespace) -> int:
             f"no experiments on this commit ({baseline.rev[:7]}) to rank: "
             "run some (dvc exp run, make sweep) or fetch them (dvc exp pull origin)"
         )
+    if args.matrix:
+        exps += _missing(args.matrix, args.logs, exps, baseline)
     errors = {e.name: experiments.error_line(_read_log(e.log)) for e in exps if e.state == "failed"}
     ranking = experiments.rank(baseline, exps, gate, metric, direction, errors)
     title = f"Experiments on {baseline.name or baseline.rev[:7]}"
@@ -133,6 +164,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     b.add_argument("--prefix", help="only experiments whose name starts with PREFIX")
     b.add_argument("--branch", metavar="NAME", help="create git branch NAME from the winner")
+    b.add_argument(
+        "--matrix",
+        help="the sweep's matrix JSON: entries with no experiment are reported as failed",
+    )
+    b.add_argument("--logs", help="with --matrix: directory of NAME.log files of failed runs")
     b.add_argument("-o", "--output", help="also write the table (Markdown) to this file")
 
 
