@@ -79,7 +79,7 @@ sweep: setup ## Queue the sweep grids (params.yaml or GRID=...), run them JOBS a
 	ratchet exp best
 
 exps: setup ## Table of this commit's experiments: what differs, sorted by SORT (default roc_auc)
-	dvc exp show --only-changed --sort-by $(SORT) --sort-order $(ORDER) --drop 'Created|State|Executor'
+	dvc exp show --only-changed --sort-by $(SORT) --sort-order $(ORDER) --drop 'Created|State|Executor|train_.*|features|models/.*|data/.*'
 
 exp-best: setup ## Rank this commit's experiments under the gate's rules (exit 1 if one failed)
 	ratchet exp best
