@@ -88,11 +88,16 @@ def test_pipeline_job_fetches_full_history_and_only_calls_make(workflow):
         assert all("${{" not in s.get("run", "") for s in job["steps"])
 
 
-def test_every_make_target_the_workflow_calls_is_documented():
+def documented_targets() -> set[str]:
+    """The targets `make help` lists (those with a `## ` comment)."""
     shown = subprocess.run(
         ["make", "-s", "help"], cwd=ROOT, capture_output=True, text=True, check=True
     ).stdout
-    listed = {line.split()[0] for line in re.sub(r"\x1b\[[0-9;]*m", "", shown).splitlines()}
+    return {line.split()[0] for line in re.sub(r"\x1b\[[0-9;]*m", "", shown).splitlines()}
+
+
+def test_every_make_target_the_workflow_calls_is_documented():
+    listed = documented_targets()
     text = (ROOT / ".github/workflows/pipeline.yml").read_text()
     called = set(re.findall(r"run: make ([\w-]+)", text))
     assert {"setup", "pull", "repro", "pr-report", "push", "gate", "pr-comment"} == called
@@ -135,10 +140,7 @@ def test_every_workflow_pins_actions_keeps_no_credentials_and_injects_nothing():
 
 
 def test_sweep_steps_are_documented_make_targets_and_the_matrix_runs_locally():
-    shown = subprocess.run(
-        ["make", "-s", "help"], cwd=ROOT, capture_output=True, text=True, check=True
-    ).stdout
-    listed = {line.split()[0] for line in re.sub(r"\x1b\[[0-9;]*m", "", shown).splitlines()}
+    listed = documented_targets()
     text = (ROOT / ".github/workflows/sweep.yml").read_text()
     called = set(re.findall(r"(?m)(?:^\s+|run: |\$\()make(?: -s)? ([\w-]+)", text))
     assert {
