@@ -26,7 +26,15 @@ BASE ?= origin/main
 REPORT_DIR := reports/pr
 MODEL_FILE ?=
 
-.PHONY: help setup repro pull push pr-report gate pr-comment model-check model-smoke model-release monitor-batch drift drift-issue retrain-pr refresh-data test lint format clean
+# Sweeps: experiments run at a time, and an optional grid instead of params.yaml's
+# sweep.grids, e.g. GRID='train.max_depth=3,6 train.learning_rate=0.03,0.1'.
+JOBS ?= 2
+GRID ?=
+# `make exps`: sort the table by this metric, best first.
+SORT ?= roc_auc
+ORDER ?= desc
+
+.PHONY: help setup repro pull push pr-report gate pr-comment model-check model-smoke model-release monitor-batch drift drift-issue retrain-pr refresh-data sweep exps exp-best exp-matrix exp-run exp-pull exp-report exp-push test lint format clean
 
 help: ## Show this help
 	@grep -hE '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | \
@@ -105,6 +113,39 @@ retrain-pr: ## Commit the retrained pipeline results on a branch and open a pull
 refresh-data: setup ## Refresh imported data (dvc update of every import); the sample needs none
 	@imports=$$(git ls-files '*.dvc' | xargs -r grep -l '^deps:' || true); \
 	if [ -n "$$imports" ]; then dvc update $$imports; else echo "refresh-data: no DVC imports to update"; fi
+
+sweep: setup ## Queue the sweep grids (params.yaml or GRID=...), run them JOBS at a time, rank them
+	set -o pipefail; ratchet exp grid --format dvc $(GRID) | \
+		while read -r args; do dvc exp run --queue $$args || exit 1; done
+	dvc exp run --run-all --jobs $(JOBS)
+	ratchet exp best
+
+exps: setup ## Table of this commit's experiments: what differs, sorted by SORT (default roc_auc)
+	dvc exp show --only-changed --sort-by $(SORT) --sort-order $(ORDER) --drop 'Created|State|Executor|train_.*|features|models/.*|data/.*'
+
+exp-best: setup ## Rank this commit's experiments under the gate's rules (exit 1 if one failed)
+	ratchet exp best
+
+# The sweep workflow's steps. Values arrive as environment variables, never as make text:
+# GRID and PARAMS are split into words (globbing off) and checked by `ratchet exp grid`;
+# EXP_GIT_REMOTE may carry a token, so these recipes are not echoed.
+exp-matrix: setup ## CI: the sweep grids (or GRID) as a GitHub Actions matrix, names PREFIX-N
+	@set -f; ratchet exp grid --format matrix --prefix "$${PREFIX:-grid}" $${GRID}
+
+exp-run: setup ## CI: run one experiment named EXP in the workspace with PARAMS='k=v k=v'
+	@set -f; args=(); for p in $${PARAMS}; do args+=(-S "$$p"); done; \
+	dvc exp run --name "$${EXP:?set EXP to an experiment name}" "$${args[@]}"
+
+exp-pull: setup ## CI: fetch this commit's experiments (git refs only) from EXP_GIT_REMOTE
+	@dvc exp pull --no-cache "$${EXP_GIT_REMOTE:-origin}"
+
+exp-report: setup ## CI: rank the experiments PREFIX-N of MATRIX into reports/sweep/summary.md
+	ratchet exp best --prefix "$${PREFIX:-grid}-" --matrix "$${MATRIX:-reports/sweep/matrix.json}" \
+		--logs reports/sweep/logs --output reports/sweep/summary.md
+
+exp-push: setup ## Push experiment EXP to the git remote (and its outputs, if a DVC remote is set)
+	@if dvc remote default >/dev/null 2>&1; then cache=; else cache=--no-cache; fi; \
+	dvc exp push $$cache "$${EXP_GIT_REMOTE:-origin}" "$${EXP:?set EXP to an experiment name}"
 
 test: setup ## Set up, then run the test suite
 	pytest

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 import subprocess
 
@@ -87,11 +88,16 @@ def test_pipeline_job_fetches_full_history_and_only_calls_make(workflow):
         assert all("${{" not in s.get("run", "") for s in job["steps"])
 
 
-def test_every_make_target_the_workflow_calls_is_documented():
+def documented_targets() -> set[str]:
+    """The targets `make help` lists (those with a `## ` comment)."""
     shown = subprocess.run(
         ["make", "-s", "help"], cwd=ROOT, capture_output=True, text=True, check=True
     ).stdout
-    listed = {line.split()[0] for line in re.sub(r"\x1b\[[0-9;]*m", "", shown).splitlines()}
+    return {line.split()[0] for line in re.sub(r"\x1b\[[0-9;]*m", "", shown).splitlines()}
+
+
+def test_every_make_target_the_workflow_calls_is_documented():
+    listed = documented_targets()
     text = (ROOT / ".github/workflows/pipeline.yml").read_text()
     called = set(re.findall(r"run: make ([\w-]+)", text))
     assert {"setup", "pull", "repro", "pr-report", "push", "gate", "pr-comment"} == called
@@ -164,3 +170,56 @@ def test_retrain_schedule_and_monitor_trigger():
     act = monitor["jobs"]["act"]
     assert act["permissions"] == {"contents": "read", "issues": "write", "actions": "write"}
     assert any("gh workflow run retrain.yml" in s.get("run", "") for s in act["steps"])
+
+
+@pytest.fixture(scope="module")
+def sweep_workflow() -> dict:
+    return load(ROOT / ".github" / "workflows" / "sweep.yml")
+
+
+def test_sweep_is_manual_and_each_job_gets_the_least_it_needs(sweep_workflow):
+    assert set(sweep_workflow["on"]) == {"workflow_dispatch"}
+    assert set(sweep_workflow["on"]["workflow_dispatch"]["inputs"]) == {"grid", "open_pr"}
+    assert sweep_workflow["permissions"] == {}
+    jobs = sweep_workflow["jobs"]
+    assert jobs["grid"]["permissions"] == {"contents": "read"}
+    assert jobs["experiment"]["permissions"] == {"contents": "write"}
+    assert jobs["collect"]["permissions"] == {"contents": "read"}
+    assert jobs["pull-request"]["permissions"] == {"contents": "write", "pull-requests": "write"}
+    assert jobs["experiment"]["strategy"]["fail-fast"] is False
+    assert "inputs.open_pr" in jobs["pull-request"]["if"]
+
+
+def test_every_workflow_pins_actions_keeps_no_credentials_and_injects_nothing():
+    for path in WORKFLOWS:
+        for job in load(path)["jobs"].values():
+            for step in job["steps"]:
+                if "uses" in step:
+                    assert PINNED.match(step["uses"]), (path.name, step["uses"])
+                if step.get("uses", "").startswith("actions/checkout@"):
+                    assert step["with"]["persist-credentials"] is False, path.name
+                assert "${{" not in step.get("run", ""), (path.name, step.get("name"))
+
+
+def test_sweep_steps_are_documented_make_targets_and_the_matrix_runs_locally():
+    listed = documented_targets()
+    text = (ROOT / ".github/workflows/sweep.yml").read_text()
+    called = set(re.findall(r"(?m)(?:^\s+|run: |\$\()make(?: -s)? ([\w-]+)", text))
+    assert {
+        "setup",
+        "pull",
+        "exp-matrix",
+        "exp-run",
+        "exp-push",
+        "exp-pull",
+        "exp-report",
+    } <= called
+    assert called <= listed, called - listed
+    env = {"GRID": "train.max_depth=3,6 train.learning_rate=0.1", "PREFIX": "sweep-1-1"}
+    out = run(["make", "-s", "exp-matrix"], ROOT, env=env).stdout
+    assert json.loads(out)["include"] == [
+        {"name": "sweep-1-1-1", "params": "train.max_depth=3 train.learning_rate=0.1"},
+        {"name": "sweep-1-1-2", "params": "train.max_depth=6 train.learning_rate=0.1"},
+    ]
+    bad = run(["make", "-s", "exp-matrix"], ROOT, check=False, env={"GRID": "train.x=1;id"})
+    assert bad.returncode != 0 and "not a plain value" in bad.stderr

@@ -28,6 +28,10 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "model": ("ratchet.model_command", "model registry: register, promote, rollback, get, ..."),
     "report": ("ratchet.report", "write the pull-request report: this change vs a base revision"),
     "gate": ("ratchet.gate", "pass or fail this change under the base revision's gate rules"),
+    "exp": (
+        "ratchet.exp_command",
+        "experiments: expand sweep grids, rank results, branch the best",
+    ),
 }
 
 

@@ -101,6 +101,16 @@ class GateParams(_Section):
     rules: Annotated[dict[str, MetricRule], Field(min_length=1)]
 
 
+class SweepParams(_Section):
+    """Default grids of `make sweep` and the sweep workflow; no pipeline stage reads them."""
+
+    # Each grid: dotted params key -> values to try (checked in ratchet.sweep).
+    grids: Annotated[
+        list[Annotated[dict[str, list[str | int | float | bool | None]], Field(min_length=1)]],
+        Field(min_length=1),
+    ]
+
+
 class ReportParams(_Section):
     plots: list[str]
     publish_images: bool
@@ -130,6 +140,7 @@ SECTIONS: dict[str, type[_Section]] = {
     "monitor": MonitorParams,
     "gate": GateParams,
     "report": ReportParams,
+    "sweep": SweepParams,
 }
 
 S = TypeVar("S", bound=_Section)

@@ -1,0 +1,153 @@
+"""Ranking experiments under the gate's rules, from data shaped like `dvc exp show --json`."""
+
+from __future__ import annotations
+
+import pytest
+
+from ratchet import experiments
+from ratchet.errors import RatchetError
+from ratchet.params import GateParams, parse_section
+
+METRICS = "metrics/evaluate/metrics.json"
+BASE_TRAIN = {"estimator": "hist_gradient_boosting", "max_depth": 6, "learning_rate": 0.05}
+BASE_METRICS = {"roc_auc": 0.84, "pr_auc": 0.54, "log_loss": 0.355, "brier": 0.114}
+
+
+def state(rev, train, metrics, name=None):
+    return {
+        "rev": rev,
+        "name": name,
+        "data": {
+            "rev": rev,
+            "params": {"params.yaml": {"data": {"train": train, "gate": {"primary": "roc_auc"}}}},
+            "metrics": {METRICS: {"data": metrics}} if metrics is not None else {},
+        },
+        "error": None,
+        "experiments": None,
+    }
+
+
+def exp_range(name, rev, train, metrics, executor=None):
+    return {"revs": [state(rev, {**BASE_TRAIN, **train}, metrics)], "executor": executor,
+            "name": name}  # fmt: skip
+
+
+def dump(*ranges):
+    base = state("b" * 40, BASE_TRAIN, BASE_METRICS, name="main")
+    base["experiments"] = list(ranges)
+    return [state("workspace", BASE_TRAIN, BASE_METRICS), base]
+
+
+@pytest.fixture
+def gate(repo_params) -> GateParams:
+    return parse_section("gate", GateParams, repo_params)
+
+
+def ranking(gate, data, errors=None, metric=None, direction=None):
+    baseline, exps = experiments.parse_show(data, METRICS)
+    name, way = experiments.ranking_rule(gate, metric, direction)
+    return experiments.rank(baseline, exps, gate, name, way, errors or {})
+
+
+SWEEP = dump(
+    exp_range(
+        "good", "1" * 40, {"max_depth": 3}, {**BASE_METRICS, "roc_auc": 0.85, "log_loss": 0.35}
+    ),
+    exp_range(
+        "best-but-fails",
+        "2" * 40,
+        {"max_depth": 9},
+        {**BASE_METRICS, "roc_auc": 0.86, "log_loss": 0.40},
+    ),
+    exp_range("fine", "3" * 40, {"learning_rate": 0.1}, {**BASE_METRICS, "roc_auc": 0.839}),
+    exp_range(
+        "broken",
+        "4" * 40,
+        {"max_iter": 0},
+        None,
+        {"state": "failed", "local": {"log": "/nowhere.out"}},
+    ),
+    exp_range("waiting", "5" * 40, {"seed": 1}, None, {"state": "queued"}),
+)
+
+
+def test_passing_experiments_rank_first_by_the_primary_metric(gate):
+    r = ranking(gate, SWEEP, {"broken": "ratchet train: error: bad max_iter"})
+    assert [x.exp.name for x in r.ranked] == ["good", "fine", "best-but-fails"]
+    assert [x.passes for x in r.ranked] == [True, True, False]
+    assert r.winner.exp.name == "good"
+    assert [e.name for e, _ in r.failed] == ["broken"]
+    assert [e.name for e in r.unfinished] == ["waiting"]
+
+
+def test_lower_is_better_metrics_rank_ascending(gate):
+    r = ranking(gate, SWEEP, metric="log_loss")
+    assert r.direction == "lower"
+    assert [x.exp.name for x in r.ranked] == ["good", "fine", "best-but-fails"]
+    r = ranking(gate, SWEEP, metric="roc_auc", direction="lower")
+    assert [x.exp.name for x in r.ranked] == ["fine", "good", "best-but-fails"]
+
+
+def test_a_metric_without_a_rule_needs_a_direction(gate):
+    with pytest.raises(RatchetError, match="--direction"):
+        ranking(gate, SWEEP, metric="f1")
+
+
+def test_no_winner_when_nothing_passes_the_gate(gate):
+    r = ranking(gate, dump(exp_range("bad", "1" * 40, {}, {**BASE_METRICS, "roc_auc": 0.7})))
+    assert r.winner is None
+    text = experiments.markdown(r, gate, "t")
+    assert "No experiment would pass the gate" in text
+    assert "roc_auc below the floor 0.8000" in text
+
+
+def test_markdown_shows_baseline_deltas_changed_params_and_errors(gate):
+    r = ranking(gate, SWEEP, {"broken": "ratchet train: error: bad max_iter"})
+    text = experiments.markdown(r, gate, "Experiments on main")
+    lines = text.splitlines()
+    assert lines[0] == "### Experiments on main"
+    header = next(line for line in lines if line.startswith("| # |"))
+    assert (
+        header == "| # | experiment | gate | roc_auc | pr_auc | log_loss | brier | params changed |"
+    )
+    assert "|  | baseline `bbbbbbb` |  | 0.8400 | 0.5400 | 0.3550 | 0.1140 |  |" in lines
+    assert "| 1 | **good** | pass | 0.8500 (+0.0100) |" in text
+    assert "`train.max_depth=3`" in text
+    assert "| 3 | best-but-fails | FAIL |" in text
+    assert "- best-but-fails: log_loss worse than base by 0.0450 (allowed 0.0200)" in text
+    assert "- broken (train.max_iter=0): ratchet train: error: bad max_iter" in text
+    assert "- waiting: queued" in text
+    assert "**Best: good** (roc_auc 0.8500, rev `1111111`)." in text
+    assert text == experiments.markdown(r, gate, "Experiments on main")  # deterministic
+
+
+def test_the_winner_not_beating_the_baseline_is_said(gate):
+    r = ranking(gate, dump(exp_range("meh", "1" * 40, {}, {**BASE_METRICS, "roc_auc": 0.835})))
+    assert "does not improve on the baseline's roc_auc (0.8400)" in experiments.markdown(
+        r, gate, "t"
+    )
+
+
+def test_error_line_prefers_the_commands_own_message():
+    log = """Running stage 'train':
+> ratchet train --input x
+ratchet train: error: params.yaml: 'train.max_iter' input should be >= 1, got 0
+ERROR: failed to reproduce 'train': failed to run: ratchet train, exited with 2
+"""
+    assert experiments.error_line(log).startswith("ratchet train: error: params.yaml")
+    crash = "Traceback (most recent call last):\n  ...\nValueError: boom\nERROR: failed 'x'\n"
+    assert experiments.error_line(crash) == "ValueError: boom"
+    assert (
+        experiments.error_line("ERROR: failed to reproduce 'x'\n")
+        == "ERROR: failed to reproduce 'x'"
+    )
+    assert "dvc queue logs" in experiments.error_line(None)
+
+
+def test_flatten_and_changed_params():
+    assert experiments.flatten({"a": {"b": 1, "c": {"d": None}}, "e": {}}) == {
+        "a.b": 1, "a.c.d": None, "e": {},
+    }  # fmt: skip
+    base = experiments.Experiment("b", "b", "baseline", {"t.x": 1, "t.w": None}, None)
+    exp = experiments.Experiment("e", "e", "success", {"t.x": 2, "t.w": True, "t.new": 0}, None)
+    assert experiments.changed_params(exp, base) == ["t.new=0", "t.w=true", "t.x=2"]
