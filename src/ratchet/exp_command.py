@@ -108,13 +108,13 @@ def best(args: argparse.Namespace) -> int:
     metric, direction = experiments.ranking_rule(gate, args.metric, args.direction)
     baseline, exps = experiments.parse_show(_exp_show(root), gate.metrics)
     exps = [e for e in exps if e.name.startswith(args.prefix or "")]
+    if args.matrix:
+        exps += _missing(args.matrix, args.logs, exps, baseline)
     if not exps:
         raise RatchetError(
             f"no experiments on this commit ({baseline.rev[:7]}) to rank: "
             "run some (dvc exp run, make sweep) or fetch them (dvc exp pull origin)"
         )
-    if args.matrix:
-        exps += _missing(args.matrix, args.logs, exps, baseline)
     errors = {e.name: experiments.error_line(_read_log(e.log)) for e in exps if e.state == "failed"}
     ranking = experiments.rank(baseline, exps, gate, metric, direction, errors)
     title = f"Experiments on {baseline.name or baseline.rev[:7]}"

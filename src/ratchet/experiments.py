@@ -130,7 +130,7 @@ def error_line(log_text: str | None) -> str:
         hits = [line for line in lines if pattern.match(line)]
         if hits:
             return hits[-1] if pattern is not ERROR_PATTERNS[2] else hits[0]
-    return "experiment run failed (DVC kept no log: see dvc queue logs)"
+    return "experiment run failed (no log kept: see its output, e.g. dvc queue logs NAME)"
 
 
 def changed_params(exp: Experiment, baseline: Experiment) -> list[str]:
@@ -239,6 +239,8 @@ def markdown(r: Ranking, gate: GateParams, title: str) -> str:
             out.append(f"It does not improve on the baseline's {r.metric} ({fmt(base_value)}).")
     elif r.ranked:
         out.append("No experiment would pass the gate against the baseline.")
+    else:
+        out.append("No experiment finished.")
     failing = [i for i in r.ranked if not i.passes]
     if failing:
         out += ["", "Gate failures:"]
