@@ -205,3 +205,16 @@ def test_drift_against_the_prod_models_training_data(repo, tmp_path):
     assert summary["prediction_drift"]["column"] == "score"
     assert summary["target_drift"]["column"] == schema.TARGET
     assert "age" in summary["drifted_columns"]
+
+
+def test_batch_scoring_with_the_prod_model(repo, tmp_path):
+    from ratchet import sample
+
+    batch = tmp_path / "batch.parquet"
+    sample.generate(400, seed=6).to_parquet(batch, index=False)
+    out = tmp_path / "scores.parquet"
+    ratchet(repo, "score", "--input", str(batch), "--output", str(out), "--stage", "prod")
+    scored = pd.read_parquet(out)
+    assert len(scored) == 400 and scored["model"].unique().tolist() == [
+        resolve(repo, stage="prod").version
+    ]

@@ -12,11 +12,11 @@ import pyarrow.parquet as pq
 from ratchet import schema
 from ratchet.errors import RatchetError
 
-_ARROW_TEXT = {pa.string(): schema.TEXT, pa.large_string(): schema.TEXT}
+ARROW_TEXT = {pa.string(): schema.TEXT, pa.large_string(): schema.TEXT}
 
 
-def read_raw(path: str | os.PathLike) -> pd.DataFrame:
-    """Read the raw table as it is on disk; type checks are the schema's job, not this one's."""
+def check_file(path: str | os.PathLike) -> tuple[Path, str]:
+    """(path, suffix) of a readable-looking raw file, without reading the table."""
     p = Path(path)
     if not p.exists():
         raise RatchetError(f"{p}: file not found")
@@ -25,14 +25,24 @@ def read_raw(path: str | os.PathLike) -> pd.DataFrame:
     if p.stat().st_size == 0:
         raise RatchetError(f"{p}: file is empty")
     suffix = p.suffix.lower()
-    if suffix == ".csv":
-        df = _read_csv(p)
-    elif suffix == ".parquet":
-        df = _read_parquet(p)
-    else:
+    if suffix not in (".csv", ".parquet"):
         raise RatchetError(
             f"{p}: unsupported file type {suffix or '(none)'!r}; use .csv or .parquet"
         )
+    if suffix == ".csv":
+        with p.open("rb") as fh:
+            head = fh.read(8192)
+        if b"\x00" in head:
+            # Text never holds NUL bytes; parsing one as CSV yields misleading column errors.
+            kind = "a Parquet file" if head.startswith(b"PAR1") else "binary, not CSV text"
+            raise RatchetError(f"{p}: looks like {kind} (NUL bytes in the first 8 KiB)")
+    return p, suffix
+
+
+def read_raw(path: str | os.PathLike) -> pd.DataFrame:
+    """Read the raw table as it is on disk; type checks are the schema's job, not this one's."""
+    p, suffix = check_file(path)
+    df = _read_csv(p) if suffix == ".csv" else _read_parquet(p)
     if len(df.columns) == 0:
         raise RatchetError(f"{p}: no columns")
     if suffix == ".csv" and len(df.columns) == 1:
@@ -43,12 +53,6 @@ def read_raw(path: str | os.PathLike) -> pd.DataFrame:
 
 
 def _read_csv(p: Path) -> pd.DataFrame:
-    with p.open("rb") as fh:
-        head = fh.read(8192)
-    if b"\x00" in head:
-        # Text never holds NUL bytes; parsing one as CSV yields misleading column errors.
-        kind = "a Parquet file" if head.startswith(b"PAR1") else "binary, not CSV text"
-        raise RatchetError(f"{p}: looks like {kind} (NUL bytes in the first 8 KiB)")
     try:
         # Text columns are read as Arrow strings (ids stay text: "007" is not 7); every other
         # column is inferred, then coerced by the schema, which reports what does not convert.
@@ -80,7 +84,7 @@ def _explain_one_column(p: Path, header: str) -> None:
 def _read_parquet(p: Path) -> pd.DataFrame:
     try:
         # Text as Arrow strings, zero-copy: no Python string objects for a million ids.
-        return pq.read_table(p).to_pandas(types_mapper=_ARROW_TEXT.get)
+        return pq.read_table(p).to_pandas(types_mapper=ARROW_TEXT.get)
     except (pa.ArrowException, OSError, ValueError) as exc:
         raise RatchetError(
             f"{p}: not a readable Parquet file ({' '.join(str(exc).split())})"
