@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 import yaml
 
-from ratchet import tags
+from ratchet import gitrev, tags
 from ratchet.errors import RatchetError
 
 
@@ -25,7 +25,7 @@ def declared(repo: str | os.PathLike, rev: str | None = None, name: str | None =
         except FileNotFoundError:
             text = None
     else:
-        text = tags.show(repo, rev, "dvc.yaml")
+        text = gitrev.show(rev, "dvc.yaml", repo=repo)
     where = f"dvc.yaml at {rev[:12]}" if rev else "dvc.yaml"
     if text is None:
         raise RatchetError(f"{where}: not found")
@@ -47,7 +47,7 @@ def declared(repo: str | os.PathLike, rev: str | None = None, name: str | None =
 
 def locked_md5(repo: str | os.PathLike, rev: str, path: str) -> str:
     """The md5 dvc.lock at `rev` records for output `path`."""
-    text = tags.show(repo, rev, "dvc.lock")
+    text = gitrev.show(rev, "dvc.lock", repo=repo)
     if text is None:
         raise RatchetError(
             f"dvc.lock at {rev[:12]}: not found (was the pipeline run and committed?)"

@@ -144,7 +144,7 @@ def choose_rules(
 
 
 def collect(base: str, params_path: str = params.PARAMS_FILE) -> Comparison:
-    base_sha = gitrev.resolve(base)
+    base_sha = gitrev.resolve(base, name=f"--base {base}")
     head_sha = gitrev.head()
     current_params = params.read_yaml(params_path)
     base_source = f"{base}:{params_path}"

@@ -13,7 +13,7 @@ import time
 
 from gto import api as gto
 
-from ratchet import artifact, io, loading, modelcard, params, registry, rules, tags
+from ratchet import artifact, gitrev, io, loading, modelcard, params, registry, rules, tags
 from ratchet.errors import RatchetError
 from ratchet.params import GateParams, RegistryParams
 
@@ -76,15 +76,15 @@ def _check_gate(ctx: Context, commit: str) -> str:
     regression); the first version must clear the floors and ceilings.
     """
     source = f"{commit[:12]}:params.yaml"
-    cfg = params.parse_yaml(tags.show(ctx.root, commit, "params.yaml") or "", source)
+    cfg = params.parse_yaml(gitrev.show(commit, "params.yaml", repo=ctx.root) or "", source)
     gate = params.parse_section("gate", GateParams, cfg, source)
-    text = tags.show(ctx.root, commit, gate.metrics)
+    text = gitrev.show(commit, gate.metrics, repo=ctx.root)
     current = None if text is None else json.loads(text)
     previous = registry.latest(ctx.events)
     base = None
     if previous is not None:
-        base_text = tags.show(
-            ctx.root, registry.versions(ctx.events)[previous].commit, gate.metrics
+        base_text = gitrev.show(
+            registry.versions(ctx.events)[previous].commit, gate.metrics, repo=ctx.root
         )
         base = None if base_text is None else json.loads(base_text)
     failed = [c for c in rules.check_all(gate.rules, base, current, gate.metrics) if not c.passed]
@@ -97,8 +97,8 @@ def _check_gate(ctx: Context, commit: str) -> str:
 
 def register(args: argparse.Namespace) -> int:
     ctx = Context(args)
-    head = tags.resolve(ctx.root, "HEAD")
-    commit = tags.resolve(ctx.root, args.rev)
+    head = gitrev.resolve("HEAD", repo=ctx.root)
+    commit = gitrev.resolve(args.rev, repo=ctx.root)
     if not tags.on_branch(ctx.root, commit, ctx.cfg.branch):
         raise RatchetError(
             f"commit {commit[:12]} is not on branch {ctx.cfg.branch!r}: register merged work only"

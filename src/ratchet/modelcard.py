@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 
 import yaml
 
-from ratchet import tags
+from ratchet import gitrev
 from ratchet.errors import RatchetError
 
 METRICS_FILE = "metrics/evaluate/metrics.json"
@@ -30,11 +30,11 @@ class Facts:
 
 
 def facts(repo: str | os.PathLike, commit: str) -> Facts:
-    metrics_text = tags.show(repo, commit, METRICS_FILE)
+    metrics_text = gitrev.show(commit, METRICS_FILE, repo=repo)
     if metrics_text is None:
         raise RatchetError(f"{METRICS_FILE} at {commit[:12]}: not found (run dvc repro, commit)")
-    params = yaml.safe_load(tags.show(repo, commit, "params.yaml") or "") or {}
-    lock = yaml.safe_load(tags.show(repo, commit, "dvc.lock") or "") or {}
+    params = yaml.safe_load(gitrev.show(commit, "params.yaml", repo=repo) or "") or {}
+    lock = yaml.safe_load(gitrev.show(commit, "dvc.lock", repo=repo) or "") or {}
     hashes = {}
     for stage in lock.get("stages", {}).values():
         for out in stage.get("outs", []):
@@ -43,7 +43,7 @@ def facts(repo: str | os.PathLike, commit: str) -> Facts:
     return Facts(
         commit=commit,
         metrics=json.loads(metrics_text),
-        data=json.loads(tags.show(repo, commit, DATA_FILE) or "{}"),
+        data=json.loads(gitrev.show(commit, DATA_FILE, repo=repo) or "{}"),
         train=params.get("train", {}),
         hashes=dict(sorted(hashes.items())),
     )

@@ -51,21 +51,6 @@ def list_tags(repo: str | os.PathLike) -> list[RawTag]:
     return tags
 
 
-def resolve(repo: str | os.PathLike, rev: str) -> str:
-    try:
-        return git(repo, "rev-parse", "--verify", "--quiet", f"{rev}^{{commit}}").strip()
-    except RatchetError:
-        raise RatchetError(f"revision {rev!r} is not a commit in this repository") from None
-
-
-def show(repo: str | os.PathLike, rev: str, path: str) -> str | None:
-    """A file's text at a revision, or None if it does not exist there."""
-    result = subprocess.run(
-        ["git", "show", f"{rev}:{path}"], cwd=repo, capture_output=True, text=True, check=False
-    )
-    return result.stdout if result.returncode == 0 else None
-
-
 def dirty_files(repo: str | os.PathLike) -> list[str]:
     out = git(repo, "status", "--porcelain", "--untracked-files=no")
     return [line[3:] for line in out.splitlines() if line.strip()]
