@@ -45,7 +45,7 @@ help: ## Show this help
 	.uv/bin/python -m pip install --quiet "uv==$(UV_VERSION)"
 
 $(VENV)/.synced: uv.lock pyproject.toml | $(UV)
-	$(UV) sync --frozen --python $(PYTHON)
+	$(UV) sync --frozen --all-extras --python $(PYTHON)
 	@touch $@
 
 setup: $(VENV)/.synced ## Create .venv from uv.lock (exact pins) and install ratchet
