@@ -34,7 +34,7 @@ GRID ?=
 SORT ?= roc_auc
 ORDER ?= desc
 
-.PHONY: help setup repro pull push pr-report gate pr-comment model-check model-smoke model-release monitor-batch drift drift-issue retrain-pr refresh-data sweep exps exp-best exp-matrix exp-run exp-pull exp-report exp-push test lint format clean
+.PHONY: help setup repro pull push pr-report gate pr-comment model-check model-smoke model-shadow model-release monitor-batch drift drift-issue retrain-pr refresh-data sweep exps exp-best exp-matrix exp-run exp-pull exp-report exp-push test lint format clean
 
 help: ## Show this help
 	@grep -hE '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | \
@@ -80,6 +80,16 @@ model-check: setup ## Check that TAG is a valid GTO registry tag and say what it
 
 model-smoke: setup ## Load VERSION from the registry and score fresh sample rows with it
 	ratchet model smoke --version "$(VERSION)"
+
+SHADOW_DIR := reports/shadow
+BASELINE ?= prod
+INPUT ?=
+model-shadow: setup ## Compare VERSION with BASELINE (default prod) on INPUT (default: fresh sample rows)
+	@mkdir -p $(SHADOW_DIR)
+	$(if $(INPUT),,ratchet sample --rows 5000 --seed $$(date +%s) --output $(SHADOW_DIR)/batch.parquet)
+	ratchet shadow --candidate "$(VERSION)" --baseline "$(BASELINE)" \
+		--input "$(or $(INPUT),$(SHADOW_DIR)/batch.parquet)" \
+		--output $(SHADOW_DIR)/shadow.md --json $(SHADOW_DIR)/shadow.json
 
 # CI only: needs the GitHub CLI (gh) and GH_TOKEN.
 model-release: setup ## Publish a GitHub release for TAG with VERSION's model card

@@ -37,6 +37,28 @@ def repo_params() -> dict:
     return params.read_yaml(ROOT / "params.yaml")
 
 
+def train_model_file(validated: pd.DataFrame, path: Path, **train: object) -> Path:
+    """A real model fitted on the fixture data with params.yaml's train section + `train`."""
+    from ratchet import model
+    from ratchet.featurize import split
+    from ratchet.params import FeaturizeParams, TrainParams
+    from ratchet.train import fit
+
+    p = params.parse_section("train", TrainParams, params.read_yaml(ROOT / "params.yaml"))
+    rows, _ = split(validated, FeaturizeParams(test_size=0.3, seed=0))
+    fitted, _ = fit(rows, p.model_copy(update=train))
+    path.write_bytes(model.to_bytes(fitted))
+    return path
+
+
+@pytest.fixture(scope="session")
+def model_file(tmp_path_factory, validated) -> Path:
+    """A small gradient-boosting model (40 trees) as the train stage writes it."""
+    return train_model_file(
+        validated, tmp_path_factory.mktemp("model") / "model.skops", max_iter=40
+    )
+
+
 def run(cmd: list[str], cwd: Path, check: bool = True, **kw) -> subprocess.CompletedProcess:
     """Run a command with the project's environment first on PATH."""
     env = {**os.environ, "PATH": f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}"}

@@ -218,3 +218,19 @@ def test_batch_scoring_with_the_prod_model(repo, tmp_path):
     assert len(scored) == 400 and scored["model"].unique().tolist() == [
         resolve(repo, stage="prod").version
     ]
+
+
+def test_shadow_compares_a_candidate_version_with_the_prod_stage(repo, tmp_path):
+    from ratchet import sample
+
+    batch = tmp_path / "batch.parquet"
+    sample.generate(600, seed=8).to_parquet(batch, index=False)
+    prod = resolve(repo, stage="prod")
+    other = "v1.1.0" if prod.version == "v1.0.0" else "v1.0.0"
+    report = ratchet(repo, "shadow", "--candidate", other, "--input", str(batch),
+                     "--json", str(tmp_path / "shadow.json")).stdout  # fmt: skip
+    result = json.loads((tmp_path / "shadow.json").read_text())
+    assert result["baseline"] == {"spec": "prod", "version": prod.version, "commit": prod.commit}
+    assert result["candidate"]["version"] == other and result["rows"] == 600
+    assert report.startswith(f"## Shadow comparison: {other} vs {prod.version}")
+    assert result["scores"]["max_abs_change"] > 0 and result["metrics"] is not None

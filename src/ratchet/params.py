@@ -85,6 +85,13 @@ class RegistryParams(_Section):
         return self
 
 
+class ShadowParams(_Section):
+    """`ratchet shadow`; no pipeline stage reads it."""
+
+    top: Annotated[int, Field(ge=0, le=1000)]
+    min_agreement: Annotated[float, Field(ge=0.0, le=1.0)] | None = None
+
+
 class MetricRule(_Section):
     """One metric's rule in the merge gate."""
 

@@ -14,11 +14,12 @@ import sys
 from collections.abc import Iterator
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from ratchet import features, io, loading, model, params, schema, tags, validate
+from ratchet import features, io, model, params, schema, validate
 from ratchet.errors import RatchetError
 from ratchet.params import EvaluateParams
 from ratchet.rawdata import ARROW_TEXT, check_file
@@ -52,16 +53,17 @@ def chunks(path: str | os.PathLike, rows: int) -> Iterator[pd.DataFrame]:
         raise RatchetError(f"{p}: cannot read CSV ({' '.join(str(exc).split())})") from None
 
 
-def score_chunk(
-    chunk: pd.DataFrame, pipeline, threshold: float, version: str, first_row: int
-) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """(scored rows, rejected rows with reasons) for one chunk; row numbers are global."""
+def prepare_chunk(chunk: pd.DataFrame, first_row: int) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """(validated rows, rejected rows with reasons) for one chunk; row numbers are global.
+
+    A table-level problem (a missing column) has no row to set aside and stops the run.
+    """
     labelled = schema.TARGET in chunk.columns
     result = validate.check(chunk, require_target=labelled, expectations=False)
     rejected = pd.DataFrame(columns=["row", "column", "check", "value"])
     if not result.passed:
         cases = result.failure_cases
-        if cases["row"].isna().any():  # a table-level problem (missing column): no row to drop
+        if cases["row"].isna().any():
             raise RatchetError(validate.summary(result).strip())
         bad = sorted(set(int(r) - 1 for r in cases["row"]))
         rejected = cases.assign(row=cases["row"].astype(int) + first_row)[
@@ -71,13 +73,36 @@ def score_chunk(
         result = validate.check(kept, require_target=labelled, expectations=False)
         if not result.passed:
             raise RatchetError(validate.summary(result).strip())
-    table = result.table
-    scores = pipeline.predict_proba(features.build_features(table))[:, 1] if len(table) else []
+    return result.table, rejected
+
+
+def predict(pipeline, table: pd.DataFrame) -> np.ndarray:
+    """Churn probabilities for validated rows, through the training feature function."""
+    if not len(table):
+        return np.empty(0, dtype="float64")
+    return pipeline.predict_proba(features.build_features(table))[:, 1]
+
+
+def refuse_bad_rows(path, bad: pd.DataFrame) -> None:
+    first = bad.iloc[0]
+    raise RatchetError(
+        f"{path}: row {first['row']}: column '{first['column']}' failed "
+        f"{first['check']} (value {first['value']!r}); fix the input, or pass "
+        "--quarantine FILE to set bad rows aside and score the rest"
+    )
+
+
+def score_chunk(
+    chunk: pd.DataFrame, pipeline, threshold: float, version: str, first_row: int
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """(scored rows, rejected rows with reasons) for one chunk; row numbers are global."""
+    table, rejected = prepare_chunk(chunk, first_row)
+    scores = predict(pipeline, table)
     out = pd.DataFrame(
         {
             schema.ID: table[schema.ID].astype(str).to_numpy(),
             "score": scores,
-            "label": (pd.Series(scores, dtype="float64") >= threshold).astype("int8").to_numpy(),
+            "label": (scores >= threshold).astype("int8"),
             "model": version,
         }
     )
@@ -88,6 +113,9 @@ def run(args: argparse.Namespace, threshold: float) -> tuple[int, int, str]:
     if args.model:
         pipeline, version = model.load(args.model), f"file:{Path(args.model).name}"
     else:
+        # The registry brings in DVC's API, which is slow to import: only when it is used.
+        from ratchet import loading, tags
+
         pipeline, ref = loading.load_with_ref(
             args.version, stage=args.stage if not args.version else None, repo=tags.toplevel(".")
         )
@@ -100,12 +128,7 @@ def run(args: argparse.Namespace, threshold: float) -> tuple[int, int, str]:
             chunk = chunk.reset_index(drop=True)
             out, bad = score_chunk(chunk, pipeline, threshold, version, scored + rejected)
             if len(bad) and not args.quarantine:
-                first = bad.iloc[0]
-                raise RatchetError(
-                    f"{args.input}: row {first['row']}: column '{first['column']}' failed "
-                    f"{first['check']} (value {first['value']!r}); fix the input, or pass "
-                    "--quarantine FILE to set bad rows aside and score the rest"
-                )
+                refuse_bad_rows(args.input, bad)
             writer.write_table(
                 pa.Table.from_pandas(out, schema=OUTPUT_SCHEMA, preserve_index=False)
             )
