@@ -99,3 +99,20 @@ def load_with_ref(
     ref = resolve(repo, version=version, stage=stage, latest=latest)
     data = model_bytes(repo, ref)
     return model.from_bytes(data, f"{ref.name} {ref.version}"), ref
+
+
+def file_version(path: str | os.PathLike) -> str:
+    """How scores and the service name a model loaded from a file instead of the registry."""
+    return f"file:{os.path.basename(path)}"
+
+
+def load_file_or_registered(
+    model_file: str | os.PathLike | None,
+    version: str | None,
+    stage: str | None,
+    repo: str | os.PathLike = ".",
+) -> tuple[Pipeline, ModelRef | None]:
+    """--model FILE, else --version, else --stage: the model and, from the registry, its ref."""
+    if model_file:
+        return model.load(model_file), None
+    return load_with_ref(version, stage=None if version else stage, repo=tags.toplevel(repo))

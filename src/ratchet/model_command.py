@@ -244,7 +244,7 @@ def smoke(args: argparse.Namespace) -> int:
     """Load a version the way serving will, and score fresh sample rows with it."""
     import numpy as np
 
-    from ratchet import features, sample, schema, validate
+    from ratchet import predict, sample, schema, validate
 
     root = tags.toplevel(".")
     pipeline, ref = loading.load_with_ref(
@@ -254,7 +254,7 @@ def smoke(args: argparse.Namespace) -> int:
     checked = validate.check(rows, require_target=False, expectations=False)
     if not checked.passed:
         raise RatchetError(f"smoke sample failed validation: {checked.errors[0].line()}")
-    scores = pipeline.predict_proba(features.build_features(checked.table))[:, 1]
+    scores = predict.scores(pipeline, checked.table)
     if len(scores) != len(rows) or not np.all(np.isfinite(scores)):
         raise RatchetError(f"{ref.name} {ref.version}: scores are missing or not finite")
     if scores.min() < 0.0 or scores.max() > 1.0 or scores.std() == 0.0:

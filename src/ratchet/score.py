@@ -12,13 +12,12 @@ import argparse
 import os
 import sys
 from collections.abc import Iterator
-from pathlib import Path
 
 import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from ratchet import features, io, loading, model, params, schema, tags, validate
+from ratchet import io, loading, params, predict, schema, validate
 from ratchet.errors import RatchetError
 from ratchet.params import EvaluateParams
 from ratchet.rawdata import ARROW_TEXT, check_file
@@ -72,12 +71,12 @@ def score_chunk(
         if not result.passed:
             raise RatchetError(validate.summary(result).strip())
     table = result.table
-    scores = pipeline.predict_proba(features.build_features(table))[:, 1] if len(table) else []
+    scores = predict.scores(pipeline, table)
     out = pd.DataFrame(
         {
             schema.ID: table[schema.ID].astype(str).to_numpy(),
             "score": scores,
-            "label": (pd.Series(scores, dtype="float64") >= threshold).astype("int8").to_numpy(),
+            "label": predict.labels(scores, threshold),
             "model": version,
         }
     )
@@ -85,13 +84,8 @@ def score_chunk(
 
 
 def run(args: argparse.Namespace, threshold: float) -> tuple[int, int, str]:
-    if args.model:
-        pipeline, version = model.load(args.model), f"file:{Path(args.model).name}"
-    else:
-        pipeline, ref = loading.load_with_ref(
-            args.version, stage=args.stage if not args.version else None, repo=tags.toplevel(".")
-        )
-        version = ref.version
+    pipeline, ref = loading.load_file_or_registered(args.model, args.version, args.stage)
+    version = ref.version if ref else loading.file_version(args.model)
     scored = rejected = 0
     rejects: list[pd.DataFrame] = []
     progress = sys.stderr.isatty()
