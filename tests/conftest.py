@@ -6,12 +6,16 @@ import os
 import shutil
 import subprocess
 import sys
+from contextlib import redirect_stderr, redirect_stdout
+from io import StringIO
 from pathlib import Path
+from types import SimpleNamespace
 
 import pandas as pd
 import pytest
 
 from ratchet import params, sample, schema
+from ratchet.cli import main
 
 ROOT = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
@@ -30,6 +34,22 @@ def raw() -> pd.DataFrame:
 @pytest.fixture(scope="session")
 def validated(raw: pd.DataFrame) -> pd.DataFrame:
     return schema.raw_schema().validate(raw)
+
+
+@pytest.fixture(scope="session")
+def model_file(tmp_path_factory, validated) -> Path:
+    """A small model trained on the sample by the training code (40 trees), as a file."""
+    from ratchet import model
+    from ratchet.featurize import split
+    from ratchet.params import FeaturizeParams, TrainParams
+    from ratchet.train import fit
+
+    p = params.parse_section("train", TrainParams, params.read_yaml(ROOT / "params.yaml"))
+    train, _ = split(validated, FeaturizeParams(test_size=0.3, seed=0))
+    fitted, _ = fit(train, p.model_copy(update={"max_iter": 40}))
+    path = tmp_path_factory.mktemp("model") / "model.skops"
+    path.write_bytes(model.to_bytes(fitted))
+    return path
 
 
 @pytest.fixture(scope="session")
@@ -75,4 +95,44 @@ def make_template_repo(dest: Path, rows: int) -> Path:
     run(["git", "config", "user.name", "Ratchet CI"], dest)
     run(["git", "add", "-A"], dest)
     run(["git", "commit", "-qm", "template"], dest)
+    return dest
+
+
+def ratchet(repo: Path, *args: str, check: bool = True) -> SimpleNamespace:
+    """`ratchet ARGS` in `repo`, in this process (each subprocess would re-import sklearn)."""
+    out, err, cwd = StringIO(), StringIO(), os.getcwd()
+    os.chdir(repo)
+    try:
+        with redirect_stdout(out), redirect_stderr(err):
+            code = main(list(args))
+    finally:
+        os.chdir(cwd)
+    result = SimpleNamespace(returncode=code, stdout=out.getvalue(), stderr=err.getvalue())
+    if check and code != 0:
+        raise AssertionError(f"ratchet {' '.join(args)} exited {code}: {result.stderr}")
+    return result
+
+
+def commit_pipeline(repo: Path, message: str) -> None:
+    """Run the pipeline and commit what it produced (dvc.lock, metrics; data in the cache)."""
+    run(["dvc", "repro"], repo)
+    run(["git", "add", "-A"], repo)
+    run(["git", "commit", "-qm", message], repo)
+
+
+@pytest.fixture(scope="session")
+def registered_template(tmp_path_factory) -> Path:
+    """A template repository (2,000 rows) whose pipeline commit is registered as v1.0.0.
+
+    Built once per session; tests get their own copy from `registered_repo`.
+    """
+    repo = make_template_repo(tmp_path_factory.mktemp("registered"), rows=2_000)
+    commit_pipeline(repo, "pipeline")
+    ratchet(repo, "model", "register")
+    return repo
+
+
+def registered_repo(template: Path, dest: Path) -> Path:
+    """A private copy of `registered_template` (git, tags, DVC cache and outputs)."""
+    shutil.copytree(template, dest, symlinks=True)
     return dest

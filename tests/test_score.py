@@ -10,19 +10,6 @@ from conftest import ROOT
 from ratchet import evaluate, model, sample, schema
 from ratchet.cli import main
 from ratchet.features import build_features
-from ratchet.featurize import split
-from ratchet.params import FeaturizeParams, TrainParams, parse_section, read_yaml
-from ratchet.train import fit
-
-
-@pytest.fixture(scope="module")
-def model_file(tmp_path_factory, validated):
-    p = parse_section("train", TrainParams, read_yaml(ROOT / "params.yaml"))
-    train, _ = split(validated, FeaturizeParams(test_size=0.3, seed=0))
-    fitted, _ = fit(train, p.model_copy(update={"max_iter": 40}))
-    path = tmp_path_factory.mktemp("model") / "model.skops"
-    path.write_bytes(model.to_bytes(fitted))
-    return path
 
 
 @pytest.fixture

@@ -25,6 +25,10 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "train": ("ratchet.train", "fit the model (params: train)"),
     "evaluate": ("ratchet.evaluate", "score the test split (params: evaluate)"),
     "score": ("ratchet.score", "batch scoring: a file in, scores out (Parquet), in chunks"),
+    "serve": (
+        "ratchet.serve",
+        "REST service: POST /predict, GET /health and /model (needs the 'serve' extra)",
+    ),
     "drift": ("ratchet.drift", "drift report: a new batch vs the model's training data"),
     "model": ("ratchet.model_command", "model registry: register, promote, rollback, get, ..."),
     "report": ("ratchet.report", "write the pull-request report: this change vs a base revision"),

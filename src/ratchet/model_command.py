@@ -8,6 +8,7 @@ remote's tags, so two people deciding at the same time cannot both win.
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import time
 
@@ -224,6 +225,10 @@ def get(args: argparse.Namespace) -> int:
     with io.atomic_path(args.output) as tmp:
         tmp.write_bytes(data)
     print(f"{ref.name} {ref.version} ({ref.commit[:12]}) -> {args.output}")
+    if args.info:
+        info = modelcard.summary(root, ref.name, ref.version, ref.commit, ref.stage)
+        io.write_json(args.info, {**info, "md5": hashlib.md5(data).hexdigest()})
+        print(f"what it is (for ratchet serve --info) -> {args.info}")
     return 0
 
 
@@ -304,6 +309,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     which.add_argument("--stage")
     which.add_argument("--latest", action="store_true")
     g.add_argument("-o", "--output", required=True, help="where to write the model file")
+    g.add_argument(
+        "--info", help="also write name, version, stage, commit, metrics and md5 here (JSON)"
+    )
 
     t = action("tag-info", tag_info, "what a registry tag means (kind, version, stage)")
     t.add_argument("tag")
