@@ -181,8 +181,9 @@ class BadRequest(Exception):
         self.errors = errors
 
 
-def _error(msg: str, kind: str, loc: tuple = ()) -> BadRequest:
-    return BadRequest([{"loc": ["body", *loc], "msg": msg, "type": kind}])
+def _error(msg: str, kind: str) -> BadRequest:
+    """A problem with the body as a whole (not one record's field)."""
+    return BadRequest([{"loc": ["body"], "msg": msg, "type": kind}])
 
 
 class Parser:
