@@ -34,7 +34,7 @@ GRID ?=
 SORT ?= roc_auc
 ORDER ?= desc
 
-.PHONY: help setup repro pull push pr-report gate pr-comment model-check model-smoke model-shadow model-release monitor-batch drift drift-issue retrain-pr refresh-data sweep exps exp-best exp-matrix exp-run exp-pull exp-report exp-push test lint format clean
+.PHONY: help setup repro pull push pr-report gate pr-comment model-check model-smoke model-shadow model-release serve image image-push monitor-batch drift drift-issue retrain-pr refresh-data sweep exps exp-best exp-matrix exp-run exp-pull exp-report exp-push test lint format clean
 
 help: ## Show this help
 	@grep -hE '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | \
@@ -96,6 +96,26 @@ model-release: setup ## Publish a GitHub release for TAG with VERSION's model ca
 	ratchet model card "$(VERSION)" -o reports/model-card.md
 	gh release create "$(TAG)" --verify-tag --title "$(TAG)" --notes-file reports/model-card.md \
 		$(if $(wildcard $(MODEL_FILE)),"$(MODEL_FILE)")
+
+# Serving (see README "Serving"). STAGE or VERSION pick the model; values are read from
+# the environment in the recipes, never pasted into them as make text.
+serve: setup ## Run the REST service with the model of STAGE (default prod) or VERSION
+	@if [ -n "$${VERSION:-}" ]; then ratchet serve --version "$${VERSION}"; \
+	else ratchet serve --stage "$${STAGE:-prod}"; fi
+
+# Needs Docker. The context must hold the registry's tags and the model in the DVC cache.
+image: ## Build the service image with STAGE's (or VERSION's) model; tags IMAGE:VERSION, IMAGE:STAGE
+	@image=$$(printf '%s' "$${IMAGE:-ratchet-serve}" | tr '[:upper:]' '[:lower:]'); \
+	stage="$${STAGE:-}"; if [ -z "$$stage$${VERSION:-}" ]; then stage=prod; fi; \
+	tags=(); for t in $${VERSION:-} $$stage; do tags+=(-t "$$image:$$t"); done; \
+	set -x; docker build --build-arg STAGE="$$stage" --build-arg VERSION="$${VERSION:-}" "$${tags[@]}" .
+
+# CI only: needs GH_TOKEN with packages: write (GITHUB_ACTOR is set by GitHub Actions).
+image-push: ## Log in to IMAGE's registry with GH_TOKEN and push IMAGE:VERSION and IMAGE:STAGE
+	@image=$$(printf '%s' "$${IMAGE:?set IMAGE, e.g. ghcr.io/owner/repo}" | tr '[:upper:]' '[:lower:]'); \
+	printf '%s' "$${GH_TOKEN:?set GH_TOKEN}" | \
+		docker login "$${image%%/*}" --username "$${GITHUB_ACTOR:?set GITHUB_ACTOR}" --password-stdin && \
+	for t in $${VERSION:-} $${STAGE:-}; do docker push "$$image:$$t" || exit 1; done
 
 # Monitoring and retraining (see README "Monitoring and retraining").
 DRIFT_DIR := reports/drift

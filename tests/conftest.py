@@ -6,12 +6,16 @@ import os
 import shutil
 import subprocess
 import sys
+from contextlib import redirect_stderr, redirect_stdout
+from io import StringIO
 from pathlib import Path
+from types import SimpleNamespace
 
 import pandas as pd
 import pytest
 
 from ratchet import params, sample, schema
+from ratchet.cli import main
 
 ROOT = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
@@ -97,4 +101,44 @@ def make_template_repo(dest: Path, rows: int) -> Path:
     run(["git", "config", "user.name", "Ratchet CI"], dest)
     run(["git", "add", "-A"], dest)
     run(["git", "commit", "-qm", "template"], dest)
+    return dest
+
+
+def ratchet(repo: Path, *args: str, check: bool = True) -> SimpleNamespace:
+    """`ratchet ARGS` in `repo`, in this process (each subprocess would re-import sklearn)."""
+    out, err, cwd = StringIO(), StringIO(), os.getcwd()
+    os.chdir(repo)
+    try:
+        with redirect_stdout(out), redirect_stderr(err):
+            code = main(list(args))
+    finally:
+        os.chdir(cwd)
+    result = SimpleNamespace(returncode=code, stdout=out.getvalue(), stderr=err.getvalue())
+    if check and code != 0:
+        raise AssertionError(f"ratchet {' '.join(args)} exited {code}: {result.stderr}")
+    return result
+
+
+def commit_pipeline(repo: Path, message: str) -> None:
+    """Run the pipeline and commit what it produced (dvc.lock, metrics; data in the cache)."""
+    run(["dvc", "repro"], repo)
+    run(["git", "add", "-A"], repo)
+    run(["git", "commit", "-qm", message], repo)
+
+
+@pytest.fixture(scope="session")
+def registered_template(tmp_path_factory) -> Path:
+    """A template repository (2,000 rows) whose pipeline commit is registered as v1.0.0.
+
+    Built once per session; tests get their own copy from `registered_repo`.
+    """
+    repo = make_template_repo(tmp_path_factory.mktemp("registered"), rows=2_000)
+    commit_pipeline(repo, "pipeline")
+    ratchet(repo, "model", "register")
+    return repo
+
+
+def registered_repo(template: Path, dest: Path) -> Path:
+    """A private copy of `registered_template` (git, tags, DVC cache and outputs)."""
+    shutil.copytree(template, dest, symlinks=True)
     return dest

@@ -6,13 +6,16 @@ experiment travels through a git remote as an exp ref and is ranked in another c
 from __future__ import annotations
 
 import json
+import os
 import re
+import subprocess
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from conftest import make_template_repo, run
+from conftest import BIN, make_template_repo, run
 
 pytestmark = pytest.mark.slow
 
@@ -20,7 +23,7 @@ METRICS = "metrics/evaluate/metrics.json"
 
 
 @pytest.fixture(scope="module")
-def repo(tmp_path_factory) -> Path:
+def repo(tmp_path_factory) -> Iterator[Path]:
     repo = make_template_repo(tmp_path_factory.mktemp("sweep"), rows=2_000)
     run(["dvc", "repro", "-q"], repo)
     run(["git", "add", "-A"], repo)
@@ -29,9 +32,19 @@ def repo(tmp_path_factory) -> Path:
     run(["dvc", "exp", "run", "--queue", *grid], repo)
     run(["dvc", "exp", "run", "--queue", "-n", "broken", "-S", "train.max_iter=0"], repo)
     started = time.monotonic()
-    run(["dvc", "exp", "run", "--run-all", "--jobs", "2"], repo)
+    # Output to a file, not a pipe: a queue worker that outlives `dvc exp run` would hold a
+    # pipe open, and reading it to the end would wait for that worker.
+    log = repo.parent / "run-all.log"
+    env = {**os.environ, "PATH": f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}"}
+    with log.open("w") as out:
+        code = subprocess.run(
+            ["dvc", "exp", "run", "--run-all", "--jobs", "2"], cwd=repo, env=env,
+            stdout=out, stderr=subprocess.STDOUT, timeout=900,
+        ).returncode  # fmt: skip
+    assert code == 0, log.read_text()
     print(f"queued sweep of 5 experiments, 2 at a time: {time.monotonic() - started:.0f} s")
-    return repo
+    yield repo
+    run(["dvc", "queue", "stop", "--kill"], repo, check=False)
 
 
 def exp_show(repo: Path) -> list[dict]:

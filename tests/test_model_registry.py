@@ -4,41 +4,21 @@ from __future__ import annotations
 
 import io
 import json
-import os
 import shutil
-from contextlib import redirect_stderr, redirect_stdout
-from io import StringIO
 from pathlib import Path
-from types import SimpleNamespace
 
 import dvc.api
 import numpy as np
 import pandas as pd
 import pytest
 
-from conftest import make_template_repo, run
+from conftest import commit_pipeline, ratchet, registered_repo, run
 from ratchet import schema, tags
 from ratchet.artifact import locked_md5
-from ratchet.cli import main
 from ratchet.errors import RatchetError
 from ratchet.loading import load_model, resolve
 
 pytestmark = pytest.mark.slow
-
-
-def ratchet(repo: Path, *args: str, check: bool = True) -> SimpleNamespace:
-    """`ratchet ARGS` in `repo`, in this process (each subprocess would re-import sklearn)."""
-    out, err, cwd = StringIO(), StringIO(), os.getcwd()
-    os.chdir(repo)
-    try:
-        with redirect_stdout(out), redirect_stderr(err):
-            code = main(list(args))
-    finally:
-        os.chdir(cwd)
-    result = SimpleNamespace(returncode=code, stdout=out.getvalue(), stderr=err.getvalue())
-    if check and code != 0:
-        raise AssertionError(f"ratchet {' '.join(args)} exited {code}: {result.stderr}")
-    return result
 
 
 @pytest.fixture(scope="module")
@@ -49,18 +29,12 @@ def remote(tmp_path_factory) -> Path:
 
 
 @pytest.fixture(scope="module")
-def repo(tmp_path_factory, remote) -> Path:
+def repo(tmp_path_factory, remote, registered_template) -> Path:
     """main with two pipeline commits, registered as v1.0.0 and v1.1.0."""
-    repo = make_template_repo(tmp_path_factory.mktemp("registry"), rows=2_000)
-    run(["dvc", "repro"], repo)
-    run(["git", "add", "-A"], repo)
-    run(["git", "commit", "-qm", "pipeline"], repo)
-    ratchet(repo, "model", "register")
+    repo = registered_repo(registered_template, tmp_path_factory.mktemp("registry") / "repo")
     params = repo / "params.yaml"
     params.write_text(params.read_text().replace("learning_rate: 0.05", "learning_rate: 0.03"))
-    run(["dvc", "repro"], repo)
-    run(["git", "add", "-A"], repo)
-    run(["git", "commit", "-qm", "slower learning"], repo)
+    commit_pipeline(repo, "slower learning")
     ratchet(repo, "model", "register")
     run(["git", "remote", "add", "origin", str(remote)], repo)
     run(["git", "push", "-q", "origin", "main", "--tags"], repo)
@@ -173,9 +147,7 @@ def test_register_refuses_a_model_that_fails_the_gate(repo):
     """Runs last: it adds a commit that degrades the model (too few trees)."""
     params = repo / "params.yaml"
     params.write_text(params.read_text().replace("max_iter: 200", "max_iter: 20"))
-    run(["dvc", "repro"], repo)
-    run(["git", "add", "-A"], repo)
-    run(["git", "commit", "-qm", "fewer trees"], repo)
+    commit_pipeline(repo, "fewer trees")
     result = ratchet(repo, "model", "register", check=False)
     assert result.returncode == 2
     assert "fails the gate against the latest version v1.1.0" in result.stderr

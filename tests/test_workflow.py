@@ -123,7 +123,13 @@ def test_registry_workflow_reacts_to_registry_tags_only(registry_workflow):
     assert jobs["describe"]["permissions"] == {"contents": "read"}
     assert jobs["release"]["permissions"] == {"contents": "write"}
     assert jobs["smoke"]["permissions"] == {"contents": "read"}
+    assert jobs["image"]["permissions"] == {"contents": "read", "packages": "write"}
     assert "registration" in jobs["release"]["if"] and "assignment" in jobs["smoke"]["if"]
+    # The image is built only for staging and prod, and only once the smoke test passed.
+    assert "'staging'" in jobs["image"]["if"] and "'prod'" in jobs["image"]["if"]
+    assert jobs["image"]["needs"] == ["describe", "smoke"]
+    assert jobs["image"]["env"]["IMAGE"] == "ghcr.io/${{ github.repository }}"
+    assert [s.get("run") for s in jobs["image"]["steps"]][-2:] == ["make image", "make image-push"]
 
 
 def test_registry_workflow_steps_are_pinned_make_or_ratchet(registry_workflow):

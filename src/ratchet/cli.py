@@ -29,6 +29,10 @@ COMMANDS: dict[str, tuple[str, str]] = {
         "ratchet.shadow",
         "score one batch with two versions and compare (before promotion)",
     ),
+    "serve": (
+        "ratchet.serve",
+        "REST service: POST /predict, GET /health and /model (needs the 'serve' extra)",
+    ),
     "drift": ("ratchet.drift", "drift report: a new batch vs the model's training data"),
     "model": ("ratchet.model_command", "model registry: register, promote, rollback, get, ..."),
     "report": ("ratchet.report", "write the pull-request report: this change vs a base revision"),

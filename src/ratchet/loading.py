@@ -11,7 +11,6 @@ import hashlib
 import os
 from dataclasses import dataclass
 
-import dvc.api
 from sklearn.pipeline import Pipeline
 
 from ratchet import artifact, model, registry, tags
@@ -61,6 +60,9 @@ def resolve(
 def model_bytes(repo: str | os.PathLike, ref: ModelRef) -> bytes:
     """The model file at the version's commit, verified against that commit's dvc.lock."""
     expected = artifact.locked_md5(repo, ref.commit, ref.path)
+    # DVC's API is slow to import; a model loaded from a file never needs it.
+    import dvc.api
+
     try:
         with dvc.api.open(ref.path, repo=str(tags.toplevel(repo)), rev=ref.commit, mode="rb") as fh:
             data = fh.read()
@@ -99,3 +101,20 @@ def load_with_ref(
     ref = resolve(repo, version=version, stage=stage, latest=latest)
     data = model_bytes(repo, ref)
     return model.from_bytes(data, f"{ref.name} {ref.version}"), ref
+
+
+def file_version(path: str | os.PathLike) -> str:
+    """How scores and the service name a model loaded from a file instead of the registry."""
+    return f"file:{os.path.basename(path)}"
+
+
+def load_file_or_registered(
+    model_file: str | os.PathLike | None,
+    version: str | None,
+    stage: str | None,
+    repo: str | os.PathLike = ".",
+) -> tuple[Pipeline, ModelRef | None]:
+    """--model FILE, else --version, else --stage: the model and, from the registry, its ref."""
+    if model_file:
+        return model.load(model_file), None
+    return load_with_ref(version, stage=None if version else stage, repo=tags.toplevel(repo))

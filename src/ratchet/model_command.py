@@ -8,6 +8,7 @@ remote's tags, so two people deciding at the same time cannot both win.
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import time
 
@@ -224,6 +225,10 @@ def get(args: argparse.Namespace) -> int:
     with io.atomic_path(args.output) as tmp:
         tmp.write_bytes(data)
     print(f"{ref.name} {ref.version} ({ref.commit[:12]}) -> {args.output}")
+    if args.info:
+        info = modelcard.summary(root, ref.name, ref.version, ref.commit, ref.stage)
+        io.write_json(args.info, {**info, "md5": hashlib.md5(data).hexdigest()})
+        print(f"what it is (for ratchet serve --info) -> {args.info}")
     return 0
 
 
@@ -244,7 +249,7 @@ def smoke(args: argparse.Namespace) -> int:
     """Load a version the way serving will, and score fresh sample rows with it."""
     import numpy as np
 
-    from ratchet import features, sample, schema, validate
+    from ratchet import predict, sample, schema, validate
 
     root = tags.toplevel(".")
     pipeline, ref = loading.load_with_ref(
@@ -254,7 +259,7 @@ def smoke(args: argparse.Namespace) -> int:
     checked = validate.check(rows, require_target=False, expectations=False)
     if not checked.passed:
         raise RatchetError(f"smoke sample failed validation: {checked.errors[0].line()}")
-    scores = pipeline.predict_proba(features.build_features(checked.table))[:, 1]
+    scores = predict.scores(pipeline, checked.table)
     if len(scores) != len(rows) or not np.all(np.isfinite(scores)):
         raise RatchetError(f"{ref.name} {ref.version}: scores are missing or not finite")
     if scores.min() < 0.0 or scores.max() > 1.0 or scores.std() == 0.0:
@@ -304,6 +309,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     which.add_argument("--stage")
     which.add_argument("--latest", action="store_true")
     g.add_argument("-o", "--output", required=True, help="where to write the model file")
+    g.add_argument(
+        "--info", help="also write name, version, stage, commit, metrics and md5 here (JSON)"
+    )
 
     t = action("tag-info", tag_info, "what a registry tag means (kind, version, stage)")
     t.add_argument("tag")

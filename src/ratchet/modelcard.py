@@ -49,8 +49,25 @@ def facts(repo: str | os.PathLike, commit: str) -> Facts:
     )
 
 
+def headline_metrics(metrics: dict[str, float]) -> dict[str, float]:
+    return {k: metrics[k] for k in HEADLINE if k in metrics}
+
+
 def headline(metrics: dict[str, float]) -> str:
-    return " ".join(f"{k}={metrics[k]:.4f}" for k in HEADLINE if k in metrics)
+    return " ".join(f"{k}={v:.4f}" for k, v in headline_metrics(metrics).items())
+
+
+def summary(
+    repo: str | os.PathLike, name: str, version: str, commit: str, stage: str | None = None
+) -> dict:
+    """What `ratchet serve` (GET /model) and `ratchet model get --info` say about a version."""
+    return {
+        "name": name,
+        "version": version,
+        "stage": stage,
+        "commit": commit,
+        "metrics": headline_metrics(facts(repo, commit).metrics),
+    }
 
 
 def short(name: str, version: str, f: Facts) -> str:

@@ -137,6 +137,14 @@ class MonitorParams(_Section):
     seed: int
 
 
+class ServeParams(_Section):
+    """`ratchet serve`, the REST service; no pipeline stage reads them."""
+
+    max_batch: Annotated[int, Field(ge=1, le=100_000)]
+    host: str
+    port: Annotated[int, Field(ge=1, le=65_535)]
+
+
 SECTIONS: dict[str, type[_Section]] = {
     "sample": SampleParams,
     "validate": ValidateParams,
@@ -148,6 +156,7 @@ SECTIONS: dict[str, type[_Section]] = {
     "gate": GateParams,
     "report": ReportParams,
     "sweep": SweepParams,
+    "serve": ServeParams,
 }
 
 S = TypeVar("S", bound=_Section)

@@ -12,14 +12,12 @@ import argparse
 import os
 import sys
 from collections.abc import Iterator
-from pathlib import Path
 
-import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from ratchet import features, io, model, params, schema, validate
+from ratchet import io, loading, params, predict, schema, validate
 from ratchet.errors import RatchetError
 from ratchet.params import EvaluateParams
 from ratchet.rawdata import ARROW_TEXT, check_file
@@ -76,33 +74,17 @@ def prepare_chunk(chunk: pd.DataFrame, first_row: int) -> tuple[pd.DataFrame, pd
     return result.table, rejected
 
 
-def predict(pipeline, table: pd.DataFrame) -> np.ndarray:
-    """Churn probabilities for validated rows, through the training feature function."""
-    if not len(table):
-        return np.empty(0, dtype="float64")
-    return pipeline.predict_proba(features.build_features(table))[:, 1]
-
-
-def refuse_bad_rows(path, bad: pd.DataFrame) -> None:
-    first = bad.iloc[0]
-    raise RatchetError(
-        f"{path}: row {first['row']}: column '{first['column']}' failed "
-        f"{first['check']} (value {first['value']!r}); fix the input, or pass "
-        "--quarantine FILE to set bad rows aside and score the rest"
-    )
-
-
 def score_chunk(
     chunk: pd.DataFrame, pipeline, threshold: float, version: str, first_row: int
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """(scored rows, rejected rows with reasons) for one chunk; row numbers are global."""
     table, rejected = prepare_chunk(chunk, first_row)
-    scores = predict(pipeline, table)
+    scores = predict.scores(pipeline, table)
     out = pd.DataFrame(
         {
             schema.ID: table[schema.ID].astype(str).to_numpy(),
             "score": scores,
-            "label": (scores >= threshold).astype("int8"),
+            "label": predict.labels(scores, threshold),
             "model": version,
         }
     )
@@ -110,16 +92,8 @@ def score_chunk(
 
 
 def run(args: argparse.Namespace, threshold: float) -> tuple[int, int, str]:
-    if args.model:
-        pipeline, version = model.load(args.model), f"file:{Path(args.model).name}"
-    else:
-        # The registry brings in DVC's API, which is slow to import: only when it is used.
-        from ratchet import loading, tags
-
-        pipeline, ref = loading.load_with_ref(
-            args.version, stage=args.stage if not args.version else None, repo=tags.toplevel(".")
-        )
-        version = ref.version
+    pipeline, ref = loading.load_file_or_registered(args.model, args.version, args.stage)
+    version = ref.version if ref else loading.file_version(args.model)
     scored = rejected = 0
     rejects: list[pd.DataFrame] = []
     progress = sys.stderr.isatty()
@@ -128,7 +102,12 @@ def run(args: argparse.Namespace, threshold: float) -> tuple[int, int, str]:
             chunk = chunk.reset_index(drop=True)
             out, bad = score_chunk(chunk, pipeline, threshold, version, scored + rejected)
             if len(bad) and not args.quarantine:
-                refuse_bad_rows(args.input, bad)
+                first = bad.iloc[0]
+                raise RatchetError(
+                    f"{args.input}: row {first['row']}: column '{first['column']}' failed "
+                    f"{first['check']} (value {first['value']!r}); fix the input, or pass "
+                    "--quarantine FILE to set bad rows aside and score the rest"
+                )
             writer.write_table(
                 pa.Table.from_pandas(out, schema=OUTPUT_SCHEMA, preserve_index=False)
             )

@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 from scipy import stats
 
-from ratchet import io, model, params, schema, score
+from ratchet import io, loading, params, predict, registry, schema, score
 from ratchet.errors import RatchetError
 from ratchet.evaluate import classification_metrics
 from ratchet.params import EvaluateParams, GateParams, ShadowParams
@@ -217,14 +217,10 @@ def _pct(x: float) -> str:
 def load(spec: str, repo: Path) -> tuple[object, Side]:
     """A model named by a version (v1.2.0), a registry stage (prod) or a .skops file."""
     if spec.endswith(".skops"):
-        return model.load(spec), Side(spec, f"file:{Path(spec).name}")
-    # The registry brings in DVC's API, which is slow to import: only when it is used.
-    from ratchet import loading, registry
-
-    if registry.VERSION_RE.match(spec):
-        pipeline, ref = loading.load_with_ref(spec, repo=repo)
-    else:
-        pipeline, ref = loading.load_with_ref(stage=spec, repo=repo)
+        pipeline, _ = loading.load_file_or_registered(spec, None, None)
+        return pipeline, Side(spec, loading.file_version(spec))
+    version = spec if registry.VERSION_RE.match(spec) else None
+    pipeline, ref = loading.load_file_or_registered(None, version, spec, repo)
     return pipeline, Side(spec, ref.version, ref.commit)
 
 
@@ -244,8 +240,8 @@ def score_both(path: str, baseline, candidate, chunk_rows: int) -> tuple[np.ndar
             )
         seen += len(chunk)
         ids.append(table[schema.ID].astype(str).to_numpy())
-        base.append(score.predict(baseline, table))
-        cand.append(score.predict(candidate, table))
+        base.append(predict.scores(baseline, table))
+        cand.append(predict.scores(candidate, table))
         if schema.TARGET in table.columns:
             labels.append(table[schema.TARGET].to_numpy(dtype="int64"))
     if not ids:

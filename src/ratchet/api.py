@@ -1,0 +1,371 @@
+"""The REST prediction service: a FastAPI app around one loaded model.
+
+Pure: no command line, no registry, no files. `create_app` takes a loaded `Model`, or a
+function that loads one (the app then answers /health with 503 until it has). Request
+bodies are checked by a pydantic model generated from the training schema
+(`schema.raw_schema`): the same columns, types, ranges, categories and nullability, so
+schema.py stays the one place that knows the data. Rows that pass go through the
+training feature function (`predict.scores`), so a record scores exactly as it does in
+`ratchet score` and in the evaluate stage.
+
+Pandera is not run per request: it costs tens of milliseconds for one row, while the
+pydantic model checks the same rules in microseconds (a test keeps the two in step).
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections.abc import Callable
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+from typing import Annotated, Any, Literal
+
+import pandas as pd
+import pydantic_core
+from fastapi import FastAPI, Request
+from fastapi.openapi.utils import get_openapi
+from fastapi.responses import JSONResponse, Response
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, TypeAdapter, ValidationError
+from pydantic import create_model as _pydantic_model
+from sklearn.pipeline import Pipeline
+from threadpoolctl import threadpool_limits
+
+from ratchet import __version__, predict, schema
+
+JSON_TYPES = ("application/json",)
+
+
+@dataclass(frozen=True)
+class Model:
+    """A loaded model and what /model says about it."""
+
+    pipeline: Pipeline
+    name: str
+    version: str  # a registry version (v1.2.0), or file:NAME for a model file
+    stage: str | None = None
+    commit: str | None = None
+    metrics: dict[str, float] = field(default_factory=dict)
+
+    def describe(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "version": self.version,
+            "stage": self.stage,
+            "commit": self.commit,
+            "metrics": self.metrics,
+        }
+
+
+# --- the request body, generated from the schema ---------------------------------------
+
+
+def _not_bool(value: Any) -> Any:
+    # pydantic's lax mode reads true as 1; a boolean in a numeric field is a client bug.
+    if isinstance(value, bool):
+        raise ValueError("Input should be a number, not a boolean")
+    return value
+
+
+_NOT_BOOL = BeforeValidator(_not_bool)
+_BOUNDS = {
+    "greater_than_or_equal_to": {"min_value": "ge"},
+    "greater_than": {"min_value": "gt"},
+    "less_than_or_equal_to": {"max_value": "le"},
+    "less_than": {"max_value": "lt"},
+}
+
+
+def _constraints(column: str, checks: list) -> dict[str, Any]:
+    """pydantic Field arguments for a column's pandera checks (every check, or an error)."""
+    out: dict[str, Any] = {}
+    for check in checks:
+        stats = check.statistics
+        if check.name == "in_range":
+            out["ge" if stats["include_min"] else "gt"] = stats["min_value"]
+            out["le" if stats["include_max"] else "lt"] = stats["max_value"]
+        elif check.name in _BOUNDS:
+            ((stat, arg),) = _BOUNDS[check.name].items()
+            out[arg] = stats[stat]
+        elif check.name == "str_matches":
+            out["pattern"] = stats["pattern"]
+        elif check.name != "isin":  # isin becomes a Literal type
+            raise TypeError(
+                f"schema column {column!r}: check {check.name!r} has no request-body "
+                "equivalent; translate it in ratchet.api._constraints"
+            )
+    return out
+
+
+def _field(name: str, column) -> tuple[Any, Any]:
+    dtype = column.dtype.type
+    limits = _constraints(name, column.checks)
+    allowed = next(
+        (c.statistics["allowed_values"] for c in column.checks if c.name == "isin"), None
+    )
+    # Constraints sit next to the type (before the bool check), so the OpenAPI schema
+    # shows them as JSON Schema minimum/maximum/pattern.
+    if allowed is not None:
+        kind: Any = Literal[tuple(allowed)]
+    elif dtype == pd.Int64Dtype():
+        kind = Annotated[int, Field(**limits), _NOT_BOOL]
+    elif dtype == "float64":
+        kind = Annotated[float, Field(allow_inf_nan=False, **limits), _NOT_BOOL]
+    elif isinstance(dtype, pd.StringDtype):
+        kind = Annotated[str, Field(**limits)]
+    else:
+        raise TypeError(f"schema column {name!r}: dtype {dtype} has no request-body equivalent")
+    info = Field(description=column.description)
+    if column.nullable or name == schema.TARGET:
+        # A nullable field may be null or left out; the label is optional, as in scoring.
+        return (Annotated[kind | None, info], None)
+    return (Annotated[kind, info], ...)
+
+
+def record_model(example: dict[str, Any] | None = None) -> type[BaseModel]:
+    """One customer record as the service accepts it: the raw schema's columns and rules."""
+    columns = schema.raw_schema(require_target=True, expectations=False).columns
+    extra = {"examples": [example]} if example else None
+    return _pydantic_model(
+        "Record",
+        __config__=ConfigDict(extra="forbid", json_schema_extra=extra),
+        __doc__="One customer: the columns of the training data, the label optional.",
+        **{name: _field(name, column) for name, column in columns.items()},
+    )
+
+
+# Columns of the validated table, with its dtypes (the label is not needed to score).
+TABLE_DTYPES = {
+    name: column.dtype.type
+    for name, column in schema.raw_schema(require_target=False, expectations=False).columns.items()
+}
+
+
+def table(records: list[BaseModel]) -> pd.DataFrame:
+    """Checked records as a table typed like `ratchet validate`'s output."""
+    columns = {
+        name: pd.array([getattr(r, name) for r in records], dtype=dtype)
+        for name, dtype in TABLE_DTYPES.items()
+    }
+    return pd.DataFrame(columns, copy=False)  # the arrays are fresh: no copy needed
+
+
+class Prediction(BaseModel):
+    customer_id: str
+    score: float = Field(description="P(churn), as `ratchet score` gives it")
+    label: Literal[0, 1] = Field(description="1 if score >= threshold (evaluate.threshold)")
+
+
+class PredictResponse(BaseModel):
+    model: str = Field(description="the model version that scored the records")
+    threshold: float
+    predictions: list[Prediction] = Field(description="one per record, in request order")
+
+
+class ErrorItem(BaseModel):
+    loc: list[str | int] = Field(description='["body", record index, field] for a field')
+    msg: str
+    type: str
+    input: Any = None
+
+
+class ErrorResponse(BaseModel):
+    detail: list[ErrorItem] | str
+
+
+# --- parsing a request ------------------------------------------------------------------
+
+
+class BadRequest(Exception):
+    def __init__(self, errors: list[dict[str, Any]]) -> None:
+        self.errors = errors
+
+
+def _error(msg: str, kind: str) -> BadRequest:
+    """A problem with the body as a whole (not one record's field)."""
+    return BadRequest([{"loc": ["body"], "msg": msg, "type": kind}])
+
+
+class Parser:
+    """Request bytes -> checked records, or BadRequest with field-level errors."""
+
+    def __init__(self, record: type[BaseModel], max_batch: int) -> None:
+        self.one = TypeAdapter(record)
+        self.many = TypeAdapter(list[record])
+        self.max_batch = max_batch
+
+    def __call__(self, body: bytes) -> list[BaseModel]:
+        try:
+            data = pydantic_core.from_json(body, allow_inf_nan=False)
+        except ValueError as exc:
+            raise _error(f"Invalid JSON: {exc}", "json_invalid") from None
+        try:
+            if isinstance(data, dict):
+                return [self.one.validate_python(data)]
+            if not isinstance(data, list):
+                raise _error(
+                    "Expected a record (JSON object) or a list of records, "
+                    f"got {type(data).__name__}",
+                    "body_type",
+                )
+            if not data:
+                raise _error("Expected at least one record, got an empty list", "too_short")
+            if len(data) > self.max_batch:
+                raise _error(
+                    f"At most {self.max_batch} records per request (serve.max_batch), "
+                    f"got {len(data)}",
+                    "too_long",
+                )
+            return self.many.validate_python(data)
+        except ValidationError as exc:
+            errors = exc.errors(include_url=False, include_context=False)
+            raise BadRequest(
+                [{**e, "loc": ["body", *e["loc"]], "input": e.get("input")} for e in errors]
+            ) from None
+
+
+def _is_json(content_type: str | None) -> bool:
+    if not content_type:
+        return True  # a client that names no type: take the body as JSON
+    kind = content_type.split(";", 1)[0].strip().lower()
+    return kind in JSON_TYPES or (kind.startswith("application/") and kind.endswith("+json"))
+
+
+# --- the app ----------------------------------------------------------------------------
+
+
+class _State:
+    def __init__(self) -> None:
+        self.model: Model | None = None
+        self.error: str | None = None
+
+
+def create_app(
+    model: Model | Callable[[], Model],
+    *,
+    threshold: float,
+    max_batch: int,
+    example: dict[str, Any] | None = None,
+    model_threads: int | None = 1,
+) -> FastAPI:
+    """The service for `model`, or for what `model()` returns once it has loaded.
+
+    threshold: evaluate.threshold, where a score becomes label 1.
+    max_batch: the most records one request may carry (serve.max_batch).
+    example: a record shown in the OpenAPI docs.
+    model_threads: OpenMP threads the model may use per request (None: the library's
+    default, one per core). Scoring a few rows on a team of threads costs more than it
+    saves, and under load the team waits for cores: one thread has the lower latency.
+    """
+    state = _State()
+    record = record_model(example)
+    parse = Parser(record, max_batch)
+
+    def load(loader: Callable[[], Model]) -> None:
+        try:
+            state.model = loader()
+        except Exception as exc:  # reported by /health; the service stays unready
+            state.error = f"{type(exc).__name__}: {exc}"
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI):
+        # Requests run on this thread (the endpoints are async), and OpenMP limits are
+        # per thread: set here, they hold for every request.
+        limits = threadpool_limits(model_threads, user_api="openmp") if model_threads else None
+        if isinstance(model, Model):
+            state.model = model
+        else:
+            threading.Thread(target=load, args=(model,), name="load-model", daemon=True).start()
+        yield
+        if limits is not None:
+            limits.restore_original_limits()
+
+    app = FastAPI(
+        title="Ratchet churn model",
+        version=__version__,
+        description="Churn scores from the registered model; the training schema checks input.",
+        lifespan=lifespan,
+    )
+
+    def unready() -> JSONResponse:
+        if state.error:
+            return JSONResponse({"status": "failed", "detail": state.error}, status_code=503)
+        return JSONResponse({"status": "loading"}, status_code=503)
+
+    @app.get("/health", summary="200 once the model is loaded, 503 before")
+    async def health() -> Response:
+        if state.model is None:
+            return unready()
+        return JSONResponse({"status": "ok", "model": state.model.version})
+
+    @app.get("/model", summary="the loaded model: name, version, stage, commit, metrics")
+    async def model_info() -> Response:
+        if state.model is None:
+            return unready()
+        return JSONResponse(
+            {**state.model.describe(), "threshold": threshold, "max_batch": max_batch}
+        )
+
+    @app.post(
+        "/predict",
+        summary="churn score and label for one record or a list of records",
+        response_model=PredictResponse,
+        responses={
+            415: {"model": ErrorResponse, "description": "body is not JSON"},
+            422: {"model": ErrorResponse, "description": "invalid records, field by field"},
+            503: {"description": "model not loaded yet"},
+        },
+        openapi_extra={"requestBody": _request_body(max_batch)},
+    )
+    async def predict_records(request: Request) -> Response:
+        # async and CPU-bound on purpose: one short computation per request, no thread
+        # hand-off; the model's own threads are limited to one (see `ratchet serve`).
+        current = state.model
+        if current is None:
+            return unready()
+        if not _is_json(request.headers.get("content-type")):
+            return JSONResponse(
+                {"detail": [{"loc": ["header", "content-type"], "type": "content_type",
+                             "msg": "Send the records as JSON (Content-Type: application/json)"}]},
+                status_code=415,
+            )  # fmt: skip
+        try:
+            records = parse(await request.body())
+        except BadRequest as exc:
+            return JSONResponse({"detail": exc.errors}, status_code=422)
+        rows = table(records)
+        scores = predict.scores(current.pipeline, rows)
+        labels = predict.labels(scores, threshold)
+        body = {
+            "model": current.version,
+            "threshold": threshold,
+            "predictions": [
+                {"customer_id": i, "score": s, "label": y}
+                for i, s, y in zip(
+                    rows[schema.ID].tolist(), scores.tolist(), labels.tolist(), strict=True
+                )
+            ],
+        }
+        return Response(json.dumps(body, separators=(",", ":")), media_type="application/json")
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            spec = get_openapi(
+                title=app.title, version=app.version, description=app.description, routes=app.routes
+            )
+            spec.setdefault("components", {}).setdefault("schemas", {})["Record"] = (
+                record.model_json_schema(ref_template="#/components/schemas/{model}")
+            )
+            app.openapi_schema = spec
+        return app.openapi_schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
+    return app
+
+
+def _request_body(max_batch: int) -> dict[str, Any]:
+    ref = {"$ref": "#/components/schemas/Record"}
+    one_or_many = {
+        "anyOf": [ref, {"type": "array", "items": ref, "minItems": 1, "maxItems": max_batch}]
+    }
+    return {"required": True, "content": {"application/json": {"schema": one_or_many}}}

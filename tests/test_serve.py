@@ -1,0 +1,506 @@
+"""The REST service: the real app on real models, bad input, parity, a load test, the image."""
+
+from __future__ import annotations
+
+import ast
+import hashlib
+import http.client
+import json
+import socket
+import subprocess
+import sys
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from fastapi.testclient import TestClient
+
+from conftest import BIN, ROOT, ratchet, registered_repo, run
+from ratchet import api, model, predict, sample, schema, serve, validate
+from ratchet.cli import build_parser, main
+from ratchet.params import ServeParams, parse_section, read_yaml
+
+SERVE = parse_section("serve", ServeParams, read_yaml(ROOT / "params.yaml"))
+
+
+def records(frame: pd.DataFrame) -> list[dict]:
+    """Rows as a client sends them: JSON, with a missing income as null."""
+    return json.loads(frame.to_json(orient="records"))
+
+
+@pytest.fixture(scope="module")
+def rows() -> pd.DataFrame:
+    batch = sample.generate(300, seed=21)
+    assert batch["income"].isna().any()  # nulls travel as JSON null
+    return batch
+
+
+@pytest.fixture(scope="module")
+def client(model_file):
+    pipeline = model.load(model_file)
+    app = api.create_app(
+        api.Model(pipeline, "churn-model", "file:model.skops"), threshold=0.5, max_batch=50
+    )
+    with TestClient(app) as c:
+        yield c
+
+
+def expected_scores(model_file: Path, frame: pd.DataFrame) -> np.ndarray:
+    """What `ratchet score` computes: pandera validation, then the feature function."""
+    checked = validate.check(frame, require_target=schema.TARGET in frame, expectations=False)
+    assert checked.passed
+    return predict.scores(model.load(model_file), checked.table)
+
+
+# --- the request model follows the schema ----------------------------------------------
+
+
+def test_request_model_is_the_schema(rows):
+    record = api.record_model()
+    columns = schema.raw_schema(expectations=False).columns
+    assert list(record.model_fields) == list(columns)
+    table = api.table([record(**r) for r in records(rows.drop(columns=[schema.TARGET]))])
+    typed = validate.check(rows, expectations=False).table.drop(columns=[schema.TARGET])
+    pd.testing.assert_frame_equal(table, typed.reset_index(drop=True))
+
+
+# (column, value): the service must accept exactly what the schema accepts.
+EDGES = [
+    ("age", 18), ("age", 120), ("age", 17), ("age", 121), ("age", 42.0), ("age", 42.5),
+    ("age", "42"), ("age", "forty"), ("age", None),
+    ("income", None), ("income", 0.0), ("income", -0.01), ("income", "1200.5"),
+    ("monthly_charges", 10_000.0), ("monthly_charges", 10_000.01), ("monthly_charges", None),
+    ("tenure_months", 600), ("tenure_months", 601), ("tenure_months", -1),
+    ("support_tickets", 1_000), ("support_tickets", 1_001),
+    ("days_since_last_login", 3_650), ("days_since_last_login", 3_651),
+    ("plan", "pro"), ("plan", "Pro"), ("plan", "platinum"), ("plan", None),
+    ("region", "west"), ("region", "mars"), ("signup_channel", "partner"),
+    ("signup_channel", "tv"), ("customer_id", "CUST-12345678"), ("customer_id", "CUST-1234"),
+    ("customer_id", None), ("churned", 1), ("churned", 2),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(("column", "value"), EDGES)
+def test_request_model_accepts_what_the_schema_accepts(rows, column, value):
+    row = records(rows.head(1))[0]
+    row[column] = value
+    frame = pd.DataFrame([row]).astype({c: schema.TEXT for c in schema.TEXT_COLUMNS})
+    schema_ok = validate.check(frame, expectations=False).passed
+    try:
+        api.record_model()(**row)
+        service_ok = True
+    except Exception:
+        service_ok = False
+    assert service_ok == schema_ok, f"{column}={value!r}: schema {schema_ok}, service {service_ok}"
+
+
+def test_a_check_the_service_cannot_translate_is_an_error():
+    import pandera.pandas as pa
+
+    with pytest.raises(TypeError, match="has no request-body equivalent"):
+        api._constraints("age", [pa.Check.str_length(1, 3)])
+
+
+# --- the app ----------------------------------------------------------------------------
+
+
+def test_predict_one_record_and_a_list(client, model_file, rows):
+    batch = rows.head(50).drop(columns=[schema.TARGET])
+    expected = expected_scores(model_file, batch)
+    one = client.post("/predict", json=records(batch.head(1))[0])
+    assert one.status_code == 200, one.text
+    assert one.json() == {
+        "model": "file:model.skops",
+        "threshold": 0.5,
+        "predictions": [
+            {"customer_id": batch[schema.ID].iloc[0], "score": expected[0],
+             "label": int(expected[0] >= 0.5)},
+        ],
+    }  # fmt: skip
+    many = client.post("/predict", json=records(batch)).json()["predictions"]
+    assert [p["customer_id"] for p in many] == batch[schema.ID].tolist()
+    np.testing.assert_array_equal([p["score"] for p in many], expected)
+    assert [p["label"] for p in many] == (expected >= 0.5).astype(int).tolist()
+    # The label is accepted, as in `ratchet score`, and does not change the score.
+    labelled = client.post("/predict", json=records(rows.head(1))[0]).json()
+    assert labelled["predictions"][0]["score"] == expected[0]
+
+
+@pytest.mark.parametrize(
+    ("change", "loc", "kind"),
+    [
+        ({"age": "forty"}, ["body", 1, "age"], "int_parsing"),
+        ({"age": 42.5}, ["body", 1, "age"], "int_from_float"),
+        ({"age": True}, ["body", 1, "age"], "value_error"),
+        ({"monthly_charges": "a lot"}, ["body", 1, "monthly_charges"], "float_parsing"),
+        ({"plan": "platinum"}, ["body", 1, "plan"], "literal_error"),
+        ({"region": None}, ["body", 1, "region"], "literal_error"),
+        ({"age": 7}, ["body", 1, "age"], "greater_than_equal"),
+        ({"support_tickets": 5000}, ["body", 1, "support_tickets"], "less_than_equal"),
+        ({"income": -5.0}, ["body", 1, "income"], "greater_than_equal"),
+        ({"customer_id": "42"}, ["body", 1, "customer_id"], "string_pattern_mismatch"),
+        ({"notes": "vip"}, ["body", 1, "notes"], "extra_forbidden"),
+        ({"tenure_months": "DROP"}, ["body", 1, "tenure_months"], "int_parsing"),
+    ],
+)
+def test_each_bad_field_is_a_422_naming_the_record_and_field(client, rows, change, loc, kind):
+    body = records(rows.head(3).drop(columns=[schema.TARGET]))
+    body[1].update(change)
+    response = client.post("/predict", json=body)
+    assert response.status_code == 422, response.text
+    (error,) = response.json()["detail"]
+    assert error["loc"] == loc and error["type"] == kind and error["msg"]
+
+
+def test_missing_fields_and_single_records_name_the_field(client, rows):
+    record = records(rows.head(1).drop(columns=[schema.TARGET, "plan", "income"]))[0]
+    response = client.post("/predict", json=record)
+    assert response.status_code == 422
+    # A nullable field may be left out; a required one may not.
+    assert [(e["loc"], e["type"]) for e in response.json()["detail"]] == [
+        (["body", "plan"], "missing")
+    ]
+
+
+def test_every_error_in_a_batch_is_reported(client, rows):
+    body = records(rows.head(4).drop(columns=[schema.TARGET]))
+    body[0]["age"], body[3]["plan"] = 300, "gold"
+    response = client.post("/predict", json=body)
+    assert sorted(tuple(e["loc"]) for e in response.json()["detail"]) == [
+        ("body", 0, "age"), ("body", 3, "plan"),
+    ]  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("content", "kind", "message"),
+    [
+        (b"[]", "too_short", "at least one record"),
+        (b'{"customer_id": ', "json_invalid", "Invalid JSON"),
+        (b"", "json_invalid", "Invalid JSON"),
+        (b"\xff\xfe garbage", "json_invalid", "Invalid JSON"),
+        (b"42", "body_type", "got int"),
+        (b'"CUST-00000001"', "body_type", "got str"),
+        (b'{"age": NaN}', "json_invalid", "Invalid JSON"),
+        (b"[1, 2]", "model_type", "valid dictionary"),
+    ],
+)
+def test_unusable_bodies_are_422_never_500(client, content, kind, message):
+    response = client.post(
+        "/predict", content=content, headers={"content-type": "application/json"}
+    )
+    assert response.status_code == 422, response.text
+    error = response.json()["detail"][0]
+    assert error["type"] == kind and message in error["msg"], error
+    assert error["loc"][0] == "body"
+
+
+def test_oversize_batch_is_refused_before_it_is_checked(client, rows):
+    body = records(rows.head(51).drop(columns=[schema.TARGET]))
+    body[0]["age"] = "not checked: the size is refused first"
+    response = client.post("/predict", json=body)
+    assert response.status_code == 422
+    assert response.json()["detail"] == [
+        {"loc": ["body"], "type": "too_long",
+         "msg": "At most 50 records per request (serve.max_batch), got 51"},
+    ]  # fmt: skip
+
+
+def test_wrong_content_type_is_415(client, rows):
+    text = json.dumps(records(rows.head(1))[0])
+    response = client.post("/predict", content=text, headers={"content-type": "text/plain"})
+    assert response.status_code == 415
+    assert response.json()["detail"][0]["loc"] == ["header", "content-type"]
+    form = client.post("/predict", data={"age": "41"})  # what curl -d sends without -H
+    assert form.status_code == 415
+    utf8 = {"content-type": "application/json; charset=utf-8"}
+    assert client.post("/predict", content=text, headers=utf8).status_code == 200
+
+
+def test_health_model_and_docs(client):
+    assert client.get("/health").json() == {"status": "ok", "model": "file:model.skops"}
+    info = client.get("/model").json()
+    assert info == {
+        "name": "churn-model", "version": "file:model.skops", "stage": None, "commit": None,
+        "metrics": {}, "threshold": 0.5, "max_batch": 50,
+    }  # fmt: skip
+    spec = client.get("/openapi.json").json()
+    body = spec["paths"]["/predict"]["post"]["requestBody"]["content"]["application/json"]
+    assert body["schema"]["anyOf"][1]["maxItems"] == 50
+    record = spec["components"]["schemas"]["Record"]
+    assert record["properties"]["plan"]["enum"] == list(schema.PLANS)
+    assert record["properties"]["age"]["minimum"] == 18 and record["additionalProperties"] is False
+    assert client.get("/docs").status_code == 200
+
+
+def test_health_is_503_until_the_model_has_loaded(model_file, rows):
+    release = threading.Event()
+
+    def slow_loader() -> api.Model:
+        release.wait(timeout=30)
+        return api.Model(model.load(model_file), "churn-model", "v9.9.9")
+
+    app = api.create_app(slow_loader, threshold=0.5, max_batch=10)
+    with TestClient(app) as c:
+        assert c.get("/health").status_code == 503
+        assert c.get("/health").json() == {"status": "loading"}
+        assert c.post("/predict", json=records(rows.head(1))[0]).status_code == 503
+        assert c.get("/model").status_code == 503
+        release.set()
+        deadline = time.monotonic() + 30
+        while c.get("/health").status_code != 200 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert c.get("/health").json() == {"status": "ok", "model": "v9.9.9"}
+        assert c.post("/predict", json=records(rows.head(1))[0]).status_code == 200
+
+
+def test_a_model_that_fails_to_load_keeps_the_service_unready(rows):
+    def broken() -> api.Model:
+        raise OSError("model.skops: no such file")
+
+    with TestClient(api.create_app(broken, threshold=0.5, max_batch=10)) as c:
+        deadline = time.monotonic() + 10
+        while c.get("/health").json()["status"] == "loading" and time.monotonic() < deadline:
+            time.sleep(0.02)
+        health = c.get("/health")
+        assert health.status_code == 503
+        assert health.json() == {"status": "failed", "detail": "OSError: model.skops: no such file"}
+        assert c.post("/predict", json=records(rows.head(1))[0]).status_code == 503
+
+
+# --- the command ------------------------------------------------------------------------
+
+
+def test_serve_without_the_extra_says_what_to_install(monkeypatch, capsys):
+    monkeypatch.setitem(sys.modules, "fastapi", None)  # import fastapi now fails
+    assert main(["serve", "--model", "model.skops"]) == 2
+    err = capsys.readouterr().err
+    assert "pip install 'ratchet[serve]'" in err and "Traceback" not in err
+
+
+def top_level_imports(path: Path) -> set[str]:
+    """Packages and ratchet modules a module imports when it is imported."""
+    names: set[str] = set()
+    for node in ast.parse(path.read_text()).body:
+        if isinstance(node, ast.Import):
+            names |= {a.name.split(".")[0] for a in node.names}
+        elif isinstance(node, ast.ImportFrom) and node.module:
+            names.add(node.module.split(".")[0])
+            if node.module == "ratchet":
+                names |= {f"ratchet.{a.name}" for a in node.names}
+    return names
+
+
+def test_only_the_app_module_imports_the_extra():
+    """`ratchet` and every other command work where fastapi and uvicorn are not installed."""
+    optional = {"fastapi", "starlette", "uvicorn", "ratchet.api"}
+    modules = sorted((ROOT / "src" / "ratchet").glob("*.py"))
+    assert {"api.py", "serve.py", "cli.py"} <= {p.name for p in modules}
+    for path in modules:
+        if path.name != "api.py":
+            assert not top_level_imports(path) & optional, path.name
+    assert "fastapi" in top_level_imports(ROOT / "src" / "ratchet" / "api.py")
+
+
+def test_command_errors_are_one_line(model_file, tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "params.yaml").write_text((ROOT / "params.yaml").read_text())
+    assert main(["serve", "--stage", "prod", "--info", "x.json"]) == 2
+    assert "use it with --model FILE" in capsys.readouterr().err
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        assert main(["serve", "--model", str(model_file), "--port", str(port)]) == 2
+    assert f"cannot listen on 127.0.0.1:{port}" in capsys.readouterr().err
+    info = tmp_path / "info.json"
+    info.write_text(json.dumps({"name": "churn-model", "version": "v1.0.0", "md5": "0" * 32}))
+    with pytest.raises(serve.RatchetError, match="is not the one described"):
+        serve.read_info(str(info), str(model_file))
+
+
+# --- the image --------------------------------------------------------------------------
+
+
+def dockerfile_stages() -> list[list[tuple[str, str]]]:
+    """The Dockerfile as stages of (instruction, argument), continuation lines joined."""
+    text = (ROOT / "Dockerfile").read_text().replace("\\\n", " ")
+    stages: list[list[tuple[str, str]]] = []
+    for line in text.splitlines():
+        line = line.strip()
+        if not line or line.startswith("#"):
+            continue
+        instruction, _, argument = line.partition(" ")
+        if instruction.upper() == "FROM":
+            stages.append([])
+        if stages:
+            stages[-1].append((instruction.upper(), argument.strip()))
+    return stages
+
+
+def test_dockerfile_runs_a_command_serve_accepts_as_a_non_root_user():
+    stages = dockerfile_stages()
+    final = dict(stages[-1])
+    froms = [a for s in stages for i, a in s if i == "FROM"]
+    assert froms == ["${PYTHON_IMAGE} AS env", "env AS model", "${PYTHON_IMAGE}"]
+    assert "ARG PYTHON_IMAGE=python:3.11-slim" in (ROOT / "Dockerfile").read_text()
+    assert final["USER"] not in ("root", "0")
+    assert "useradd" in final["RUN"]
+    assert "/health" in final["HEALTHCHECK"] and "curl" not in final["HEALTHCHECK"]
+    assert final["EXPOSE"] == "8000"
+    argv = json.loads(final["CMD"])
+    assert argv[:2] == ["ratchet", "serve"]
+    args = build_parser(argv[1:]).parse_args(argv[1:])
+    assert (args.host, args.port) == ("0.0.0.0", 8000)
+    assert args.model == "/app/model.skops" and args.info == "/app/model.json"
+    # The paths the command serves are the ones the model stage wrote.
+    assert ("COPY", "--from=model /model/ /app/") in stages[-1]
+    assert "uv sync --frozen --no-dev --extra serve" in " ".join(a for _, a in stages[0])
+    model_stage = " ".join(a for i, a in stages[1] if i == "RUN")
+    assert "ratchet model get" in model_stage and "--info /model/model.json" in model_stage
+    lines = (ROOT / ".dockerignore").read_text().splitlines()
+    ignored = [line for line in lines if line and not line.startswith("#")]
+    assert ".venv/" in ignored and ".git" not in ignored and ".dvc/" not in ignored
+
+
+# --- with the registry: a real pipeline, registered and promoted -----------------------
+
+
+@pytest.fixture(scope="module")
+def registry_repo(tmp_path_factory, registered_template) -> Path:
+    """A pipeline commit registered as v1.0.0 and promoted to prod."""
+    repo = registered_repo(registered_template, tmp_path_factory.mktemp("serve") / "repo")
+    for stage in ("dev", "staging", "prod"):
+        ratchet(repo, "model", "promote", "v1.0.0", "--to", stage)
+    return repo
+
+
+@pytest.fixture(scope="module")
+def test_split(registry_repo) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The raw rows of the evaluate stage's test split, and its predictions."""
+    predictions = pd.read_parquet(registry_repo / "data/predictions/test.parquet")
+    validated = pd.read_parquet(registry_repo / "data/validated/churn.parquet")
+    raw = validated.set_index(schema.ID).loc[predictions[schema.ID]].reset_index()
+    return raw, predictions
+
+
+@pytest.mark.slow
+def test_score_predict_and_evaluate_agree_exactly(registry_repo, test_split, tmp_path, monkeypatch):
+    raw, predictions = test_split
+    raw.to_csv(tmp_path / "batch.csv", index=False)  # as a user would hand it over
+    ratchet(registry_repo, "score", "--input", str(tmp_path / "batch.csv"),
+            "--output", str(tmp_path / "scores.parquet"))  # fmt: skip
+    scored = pd.read_parquet(tmp_path / "scores.parquet")
+
+    monkeypatch.chdir(registry_repo)
+    args = build_parser(["serve"]).parse_args(["serve", "--stage", "prod"])
+    loaded = serve.load(args)  # resolved through the registry, as `ratchet serve` does
+    app = api.create_app(loaded, threshold=0.5, max_batch=SERVE.max_batch)
+    served = []
+    with TestClient(app) as c:
+        body = records(raw)
+        for start in range(0, len(body), SERVE.max_batch):
+            response = c.post("/predict", json=body[start : start + SERVE.max_batch])
+            assert response.status_code == 200, response.text
+            served += response.json()["predictions"]
+        info = c.get("/model").json()
+    served_scores = np.array([p["score"] for p in served])
+    np.testing.assert_array_equal(served_scores, predictions["score"].to_numpy())
+    np.testing.assert_array_equal(scored["score"].to_numpy(), predictions["score"].to_numpy())
+    assert [p["label"] for p in served] == predictions["label"].tolist()
+    assert scored[schema.ID].tolist() == [p["customer_id"] for p in served]
+
+    commit = run(["git", "rev-parse", "churn-model@v1.0.0^{commit}"], registry_repo).stdout.strip()
+    metrics = json.loads((registry_repo / "metrics/evaluate/metrics.json").read_text())
+    assert info == {
+        "name": "churn-model", "version": "v1.0.0", "stage": "prod", "commit": commit,
+        "metrics": {k: metrics[k] for k in ("roc_auc", "pr_auc", "f1", "log_loss", "brier")},
+        "threshold": 0.5, "max_batch": SERVE.max_batch,
+    }  # fmt: skip
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_healthy(port: int, process: subprocess.Popen, seconds: float = 90) -> None:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        assert process.poll() is None, process.stderr.read() if process.stderr else ""
+        try:
+            conn = http.client.HTTPConnection("127.0.0.1", port, timeout=1)
+            conn.request("GET", "/health")
+            if conn.getresponse().status == 200:
+                return
+        except OSError:
+            pass
+        time.sleep(0.2)
+    raise AssertionError(f"ratchet serve did not become healthy within {seconds} s")
+
+
+@pytest.mark.slow
+def test_the_image_command_serves_2000_requests_8_at_a_time(registry_repo, test_split, tmp_path):
+    """`ratchet model get --info` as the image build runs it, then the image's CMD."""
+    app_dir = tmp_path / "app"
+    ratchet(registry_repo, "model", "get", "--stage", "prod",
+            "-o", str(app_dir / "model.skops"), "--info", str(app_dir / "model.json"))  # fmt: skip
+    (app_dir / "params.yaml").write_text((registry_repo / "params.yaml").read_text())
+    info = json.loads((app_dir / "model.json").read_text())
+    assert info["version"] == "v1.0.0" and info["stage"] == "prod"
+    assert info["md5"] == hashlib.md5((app_dir / "model.skops").read_bytes()).hexdigest()
+
+    argv = json.loads(dict(dockerfile_stages()[-1])["CMD"])
+    port = free_port()
+    argv = [a.replace("/app/", f"{app_dir}/") for a in argv]
+    argv[argv.index("--host") + 1] = "127.0.0.1"  # the tests listen on loopback only
+    argv[argv.index("--port") + 1] = str(port)
+    process = subprocess.Popen(
+        [str(BIN / argv[0]), *argv[1:]], cwd=app_dir, stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    try:
+        wait_healthy(port, process)
+        raw, predictions = test_split
+        bodies = [json.dumps(r) for r in records(raw)]
+        expected = dict(zip(predictions[schema.ID], predictions["score"], strict=True))
+
+        def client(worker: int) -> list[tuple[int, str, float]]:
+            conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)  # keep-alive
+            out = []
+            for i in range(worker, 2_000, 8):
+                conn.request("POST", "/predict", bodies[i % len(bodies)],
+                             {"Content-Type": "application/json"})  # fmt: skip
+                response = conn.getresponse()
+                payload = json.loads(response.read())
+                (p,) = payload["predictions"] if response.status == 200 else [{}]
+                out.append((response.status, p.get("customer_id"), p.get("score")))
+            conn.close()
+            return out
+
+        start = time.perf_counter()
+        with ThreadPoolExecutor(8) as pool:
+            results = [r for rs in pool.map(client, range(8)) for r in rs]
+        elapsed = time.perf_counter() - start
+        assert len(results) == 2_000
+        assert [s for s, _, _ in results if s != 200] == []
+        assert all(score == expected[cid] for _, cid, score in results)
+        print(f"load test: 2000 requests, 8 concurrent, {elapsed:.1f} s")
+        health = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
+        health.request("GET", "/model")
+        assert json.loads(health.getresponse().read())["version"] == "v1.0.0"
+    finally:
+        process.terminate()
+        out, err = process.communicate(timeout=30)
+    assert f"serving churn-model v1.0.0 on http://127.0.0.1:{port}" in out
+    assert "Traceback" not in err and "ERROR" not in err
+
+
+@pytest.mark.slow
+def test_unknown_version_is_a_one_line_error(registry_repo):
+    result = ratchet(registry_repo, "serve", "--version", "v7.0.0", check=False)
+    assert result.returncode == 2 and "version v7.0.0 is not registered" in result.stderr
