@@ -19,7 +19,7 @@ from pathlib import Path
 
 from benchmarks import drift, pipeline, report, scoring
 from benchmarks.measure import median, timed
-from benchmarks.template import ROOT
+from benchmarks.template import ROOT, params_text
 
 PARTS = ("pipeline", "bare", "validation", "scoring", "drift")
 HUGE = 10_000_000
@@ -74,9 +74,7 @@ def measure_size(rows: int, args: argparse.Namespace, workdir: Path) -> dict:
         _say(f"{rows:,} rows: pipeline {out['pipeline']['end_to_end_s']:.1f} s")
     if "bare" in args.only:
         params_file = workdir / f"bare-params-{rows}.yaml"
-        params_file.write_text(
-            (ROOT / "params.yaml").read_text().replace("rows: 20000", f"rows: {rows}", 1)
-        )
+        params_file.write_text(params_text(rows))
         cmd = [sys.executable, "-m", "benchmarks.bare", "--params", str(params_file)]
         runs = [timed(cmd, ROOT) for _ in range(args.repeats)]
         steps = [json.loads(r.stdout.strip().splitlines()[-1])["steps"] for r in runs]

@@ -39,6 +39,14 @@ def run(cmd: list[str], cwd: Path, check: bool = True, **kw) -> subprocess.Compl
     return result
 
 
+def params_text(rows: int) -> str:
+    """The template's params.yaml with `sample.rows` set (and `validate.rows_max` raised)."""
+    text = (ROOT / "params.yaml").read_text().replace("rows: 20000", f"rows: {rows}", 1)
+    if rows > DEFAULT_ROWS_MAX:
+        text = text.replace(f"rows_max: {DEFAULT_ROWS_MAX}", f"rows_max: {rows}", 1)
+    return text
+
+
 def make_template_repo(dest: Path, rows: int) -> Path:
     """Copy the template (code, pipeline, config; no outputs) into a fresh git repository.
 
@@ -49,11 +57,7 @@ def make_template_repo(dest: Path, rows: int) -> Path:
         target.parent.mkdir(parents=True, exist_ok=True)
         shutil.copy2(ROOT / name, target)
     shutil.copytree(ROOT / "src", dest / "src", ignore=shutil.ignore_patterns("__pycache__"))
-    text = (dest / "params.yaml").read_text()
-    text = text.replace("rows: 20000", f"rows: {rows}", 1)
-    if rows > DEFAULT_ROWS_MAX:
-        text = text.replace(f"rows_max: {DEFAULT_ROWS_MAX}", f"rows_max: {rows}", 1)
-    (dest / "params.yaml").write_text(text)
+    (dest / "params.yaml").write_text(params_text(rows))
     run(["git", "init", "-q", "-b", "main"], dest)
     run(["git", "config", "user.email", "ci@example.com"], dest)
     run(["git", "config", "user.name", "Ratchet CI"], dest)

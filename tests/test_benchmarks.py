@@ -67,7 +67,8 @@ def test_suite_runs_end_to_end_at_a_tiny_size(tmp_path):
     out, raw = tmp_path / "bench.md", tmp_path / "bench.json"
     result = run(
         [sys.executable, "-m", "benchmarks", "--rows", "2000", "--repeats", "1",
-         "--noop-repeats", "1", "--output", str(out), "--json", str(raw)],
+         "--noop-repeats", "1", "--output", str(out), "--json", str(raw),
+         "--only", "pipeline", "bare", "validation", "scoring"],  # drift: 10 s more of CI
         ROOT,
     )  # fmt: skip
     page = out.read_text()
@@ -87,4 +88,5 @@ def test_suite_runs_end_to_end_at_a_tiny_size(tmp_path):
     assert set(r["bare"]["steps"]) >= {"generate", "validate", "featurize", "train", "evaluate"}
     assert r["validation"]["rows"] == 2000 and r["validation"]["rows_per_s"] > 0
     assert r["scoring"]["rows"] == 2000 and r["scoring"]["rows_per_s"] > 0
-    assert r["drift"]["verdict"] == "drift"  # the current batch comes from a shifted world
+    (row,) = [ln for ln in page.splitlines() if ln.startswith("| 2,000 |") and ln.count("|") == 12]
+    assert "drift" not in r and row.endswith(" | - |")  # not measured, shown as "-"
