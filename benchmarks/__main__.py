@@ -1,4 +1,4 @@
-"""What the template costs, by data size: `python -m benchmarks --help`.
+"""What the template costs, by data size: the pipeline against a bare script, and more.
 
 For each size it runs the real pipeline (`dvc repro -f`) in a fresh copy of the template
 with `sample.rows` set, the same work as one bare Python process with no DVC and no files
