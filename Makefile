@@ -34,7 +34,7 @@ GRID ?=
 SORT ?= roc_auc
 ORDER ?= desc
 
-.PHONY: help setup repro pull push pr-report gate pr-comment model-check model-smoke model-shadow model-release serve image image-push monitor-batch drift drift-issue retrain-pr refresh-data sweep exps exp-best exp-matrix exp-run exp-pull exp-report exp-push test lint format clean
+.PHONY: help setup repro pull push pr-report gate pr-comment model-check model-smoke model-shadow model-release serve image image-push monitor-batch drift drift-issue retrain-pr refresh-data sweep exps exp-best exp-matrix exp-run exp-pull exp-report exp-push bench test lint format clean
 
 help: ## Show this help
 	@grep -hE '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | \
@@ -176,6 +176,13 @@ exp-report: setup ## CI: rank the experiments PREFIX-N of MATRIX into reports/sw
 exp-push: setup ## Push experiment EXP to the git remote (and its outputs, if a DVC remote is set)
 	@if dvc remote default >/dev/null 2>&1; then cache=; else cache=--no-cache; fi; \
 	dvc exp push $$cache "$${EXP_GIT_REMOTE:-origin}" "$${EXP:?set EXP to an experiment name}"
+
+# Benchmarks (docs/benchmarks.md): table sizes, and runs per number (the median is kept).
+# The committed page: make bench BENCH_ROWS='10000 100000 1000000'; HUGE=1 adds 10M rows.
+BENCH_ROWS ?= 10000 100000
+BENCH_REPEATS ?= 3
+bench: setup ## Benchmarks: pipeline vs bare script, no-op repro, validate/score/drift (BENCH_ROWS, HUGE=1)
+	python -m benchmarks --rows $(BENCH_ROWS) --repeats $(BENCH_REPEATS) $(if $(filter 1,$(HUGE)),--huge)
 
 test: setup ## Set up, then run the test suite
 	pytest

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import subprocess
-import sys
 from contextlib import redirect_stderr, redirect_stdout
 from io import StringIO
 from pathlib import Path
@@ -14,15 +12,14 @@ from types import SimpleNamespace
 import pandas as pd
 import pytest
 
+from benchmarks.template import BIN, ROOT, make_template_repo, run
 from ratchet import params, sample, schema
-from ratchet.cli import main
+from ratchet.cli import configure_environment, main
 
-ROOT = Path(__file__).resolve().parents[1]
-BIN = Path(sys.executable).parent
+__all__ = ["BIN", "ROOT", "make_template_repo", "run"]  # the tests import these from here
 
-# Nothing a test runs may phone home.
-os.environ["DVC_NO_ANALYTICS"] = "1"
-os.environ["DO_NOT_TRACK"] = "1"
+# Nothing a test runs may phone home; OpenMP threads wait passively, as in `ratchet`.
+configure_environment()
 
 
 @pytest.fixture(scope="session")
@@ -61,47 +58,6 @@ def model_file(tmp_path_factory, validated) -> Path:
     return train_model_file(
         validated, tmp_path_factory.mktemp("model") / "model.skops", max_iter=40
     )
-
-
-def run(cmd: list[str], cwd: Path, check: bool = True, **kw) -> subprocess.CompletedProcess:
-    """Run a command with the project's environment first on PATH."""
-    env = {**os.environ, "PATH": f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}"}
-    env.update(kw.pop("env", {}))
-    result = subprocess.run(cmd, cwd=cwd, env=env, capture_output=True, text=True, **kw)
-    if check and result.returncode != 0:
-        raise AssertionError(
-            f"{' '.join(cmd)} exited {result.returncode}\n"
-            f"stdout:\n{result.stdout}\nstderr:\n{result.stderr}"
-        )
-    return result
-
-
-TEMPLATE_FILES = (
-    "dvc.yaml",
-    "params.yaml",
-    "pyproject.toml",
-    ".gitignore",
-    ".dvcignore",
-    ".dvc/config",
-    ".dvc/.gitignore",
-)
-
-
-def make_template_repo(dest: Path, rows: int) -> Path:
-    """Copy the template (code, pipeline, config; no outputs) into a fresh git repository."""
-    for name in TEMPLATE_FILES:
-        target = dest / name
-        target.parent.mkdir(parents=True, exist_ok=True)
-        shutil.copy2(ROOT / name, target)
-    shutil.copytree(ROOT / "src", dest / "src", ignore=shutil.ignore_patterns("__pycache__"))
-    text = (dest / "params.yaml").read_text()
-    (dest / "params.yaml").write_text(text.replace("rows: 20000", f"rows: {rows}", 1))
-    run(["git", "init", "-q", "-b", "main"], dest)
-    run(["git", "config", "user.email", "ci@example.com"], dest)
-    run(["git", "config", "user.name", "Ratchet CI"], dest)
-    run(["git", "add", "-A"], dest)
-    run(["git", "commit", "-qm", "template"], dest)
-    return dest
 
 
 def ratchet(repo: Path, *args: str, check: bool = True) -> SimpleNamespace:

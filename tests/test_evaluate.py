@@ -47,3 +47,14 @@ def test_train_then_evaluate_writes_metrics_plots_and_predictions(
     assert list(pred.columns) == [schema.ID, "score", "label", schema.TARGET]
     assert pred[schema.ID].tolist() == test[schema.ID].tolist()
     assert ((pred["score"] >= ep.threshold) == pred["label"].astype(bool)).all()
+
+
+def test_importance_sample_is_seeded_and_bounded(validated):
+    table = validated.reset_index(drop=True)
+    assert evaluate.importance_sample(table, len(table), seed=1) is table
+    first = evaluate.importance_sample(table, 500, seed=1)
+    assert len(first) == 500
+    assert first.index.is_monotonic_increasing and first.index.is_unique  # table order kept
+    assert first.equals(evaluate.importance_sample(table, 500, seed=1))
+    assert not first.index.equals(evaluate.importance_sample(table, 500, seed=2).index)
+    assert set(first[schema.TARGET]) == {0, 1}

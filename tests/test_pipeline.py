@@ -89,8 +89,9 @@ def test_broken_own_data_stops_at_validate_and_keeps_the_model(repo):
     run(["dvc", "remove", "sample"], repo)
     raw = repo / "data/raw/churn.csv"
     lines = raw.read_text().splitlines()
-    lines[5] = lines[5].replace(",free,", ",platinum,").replace(",pro,", ",platinum,")
-    lines[5] = lines[5].replace(",enterprise,", ",platinum,")
+    for plan in ("free", "pro", "enterprise"):  # text is quoted in the generated file
+        lines[5] = lines[5].replace(f',"{plan}",', ',"platinum",')
+    assert '"platinum"' in lines[5]
     raw.write_text("\n".join(lines) + "\n")
     run(["dvc", "add", "data/raw/churn.csv"], repo)
 

@@ -25,10 +25,14 @@ def split(validated: pd.DataFrame, p: FeaturizeParams) -> tuple[pd.DataFrame, pd
     table = pd.concat(
         [validated[[schema.ID]], build_features(validated), validated[[schema.TARGET]]], axis=1
     )
+    del validated  # from here on only `table`: a caller that passed its only copy frees it
     train, test = train_test_split(
         table, test_size=p.test_size, random_state=p.seed, stratify=table[schema.TARGET]
     )
-    return train.reset_index(drop=True), test.reset_index(drop=True)
+    del table
+    for part in (train, test):
+        part.index = pd.RangeIndex(len(part))  # a new index, not a copy of the rows
+    return train, test
 
 
 def run(

@@ -66,6 +66,7 @@ class TrainParams(_Section):
 class EvaluateParams(_Section):
     threshold: Probability
     importance_repeats: Annotated[int, Field(ge=1, le=100)]
+    importance_rows: Annotated[int, Field(ge=100)] = 50_000
     calibration_bins: Annotated[int, Field(ge=2, le=100)]
     seed: int
 

@@ -11,8 +11,7 @@ import pyarrow.parquet as pq
 
 from ratchet import schema
 from ratchet.errors import RatchetError
-
-ARROW_TEXT = {pa.string(): schema.TEXT, pa.large_string(): schema.TEXT}
+from ratchet.io import ARROW_TEXT
 
 
 def check_file(path: str | os.PathLike) -> tuple[Path, str]:
@@ -83,7 +82,6 @@ def _explain_one_column(p: Path, header: str) -> None:
 
 def _read_parquet(p: Path) -> pd.DataFrame:
     try:
-        # Text as Arrow strings, zero-copy: no Python string objects for a million ids.
         return pq.read_table(p).to_pandas(types_mapper=ARROW_TEXT.get)
     except (pa.ArrowException, OSError, ValueError) as exc:
         raise RatchetError(

@@ -33,6 +33,8 @@ import argparse
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from ratchet import io, params, schema
 from ratchet.errors import RatchetError
@@ -48,6 +50,11 @@ PLAN_PRICE = {"free": (5.0, 4.0), "pro": (50.0, 12.0), "enterprise": (110.0, 25.
 def _choice(rng: np.random.Generator, shares: dict[str, float], n: int) -> np.ndarray:
     keys = list(shares)
     return np.asarray(keys)[rng.choice(len(keys), size=n, p=list(shares.values()))]
+
+
+def _text(values) -> pd.Series:
+    """Arrow-backed text, as the pipeline reads it: no Python object per value."""
+    return pd.Series(pd.arrays.ArrowStringArray(pa.array(values, type=pa.string())))
 
 
 def generate(rows: int, seed: int, drift: bool = False) -> pd.DataFrame:
@@ -93,20 +100,20 @@ def generate(rows: int, seed: int, drift: bool = False) -> pd.DataFrame:
     )
     churned = (rng.random(n) < 1.0 / (1.0 + np.exp(-logit))).astype("int64")
 
-    # Ids are unique but not in row order, like a real export.
-    ids = rng.permutation(n) + 10_000_000
+    # Ids are unique but not in row order, like a real export: CUST- and 8 digits.
+    ids = pa.array(rng.permutation(n) + 10_000_000).cast(pa.string())
     return pd.DataFrame(
         {
-            schema.ID: [f"CUST-{i:08d}" for i in ids],
+            schema.ID: _text(pc.binary_join_element_wise("CUST-", ids, "")),
             "age": age,
             "income": income,
             "tenure_months": tenure,
             "monthly_charges": charges,
             "support_tickets": tickets,
             "days_since_last_login": days,
-            "plan": plan,
-            "region": region,
-            "signup_channel": channel,
+            "plan": _text(plan),
+            "region": _text(region),
+            "signup_channel": _text(channel),
             schema.TARGET: churned,
         }
     )
