@@ -84,12 +84,14 @@ model-smoke: setup ## Load VERSION from the registry and score fresh sample rows
 SHADOW_DIR := reports/shadow
 BASELINE ?= prod
 INPUT ?=
-model-shadow: setup ## Compare VERSION with BASELINE (default prod) on INPUT (default: fresh sample rows)
+SUMMARY ?=
+model-shadow: setup ## Compare VERSION with BASELINE (default prod) on INPUT (default: fresh sample rows); SUMMARY=FILE appends the report
 	@mkdir -p $(SHADOW_DIR)
 	$(if $(INPUT),,ratchet sample --rows 5000 --seed $$(date +%s) --output $(SHADOW_DIR)/batch.parquet)
 	ratchet shadow --candidate "$(VERSION)" --baseline "$(BASELINE)" \
 		--input "$(or $(INPUT),$(SHADOW_DIR)/batch.parquet)" \
 		--output $(SHADOW_DIR)/shadow.md --json $(SHADOW_DIR)/shadow.json
+	$(if $(SUMMARY),cat $(SHADOW_DIR)/shadow.md >> "$(SUMMARY)")
 
 # CI only: needs the GitHub CLI (gh) and GH_TOKEN.
 model-release: setup ## Publish a GitHub release for TAG with VERSION's model card
