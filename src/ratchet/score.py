@@ -74,6 +74,15 @@ def prepare_chunk(chunk: pd.DataFrame, first_row: int) -> tuple[pd.DataFrame, pd
     return result.table, rejected
 
 
+def first_bad_row(path, bad: pd.DataFrame) -> str:
+    """`path: row N: column 'c' failed CHECK (value v)` for the first rejected row."""
+    first = bad.iloc[0]
+    return (
+        f"{path}: row {first['row']}: column '{first['column']}' failed "
+        f"{first['check']} (value {first['value']!r})"
+    )
+
+
 def score_chunk(
     chunk: pd.DataFrame, pipeline, threshold: float, version: str, first_row: int
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
@@ -102,10 +111,8 @@ def run(args: argparse.Namespace, threshold: float) -> tuple[int, int, str]:
             chunk = chunk.reset_index(drop=True)
             out, bad = score_chunk(chunk, pipeline, threshold, version, scored + rejected)
             if len(bad) and not args.quarantine:
-                first = bad.iloc[0]
                 raise RatchetError(
-                    f"{args.input}: row {first['row']}: column '{first['column']}' failed "
-                    f"{first['check']} (value {first['value']!r}); fix the input, or pass "
+                    f"{first_bad_row(args.input, bad)}; fix the input, or pass "
                     "--quarantine FILE to set bad rows aside and score the rest"
                 )
             writer.write_table(

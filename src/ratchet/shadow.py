@@ -232,11 +232,9 @@ def score_both(path: str, baseline, candidate, chunk_rows: int) -> tuple[np.ndar
         chunk = chunk.reset_index(drop=True)
         table, bad = score.prepare_chunk(chunk, seen)
         if len(bad):
-            first = bad.iloc[0]
             raise RatchetError(
-                f"{path}: row {first['row']}: column '{first['column']}' failed "
-                f"{first['check']} (value {first['value']!r}); both models must see the same "
-                "valid rows: fix or drop the bad rows first (`ratchet score --quarantine`)"
+                f"{score.first_bad_row(path, bad)}; both models must see the same valid rows: "
+                "fix or drop the bad rows first (`ratchet score --quarantine`)"
             )
         seen += len(chunk)
         ids.append(table[schema.ID].astype(str).to_numpy())
