@@ -11,7 +11,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from ratchet import schema
+from ratchet import portable, schema
 
 ENGINEERED = ("log_days_since_last_login", "charges_per_tenure_month", "charges_to_income")
 
@@ -32,7 +32,7 @@ def build_features(raw: pd.DataFrame) -> pd.DataFrame:
     days = out["days_since_last_login"]
     charges = out["monthly_charges"]
     income = out["income"]
-    out["log_days_since_last_login"] = np.log1p(days)
+    out["log_days_since_last_login"] = portable.log1p(days)
     out["charges_per_tenure_month"] = charges / (out["tenure_months"] + 1.0)
     out["charges_to_income"] = 12.0 * charges / np.where(income > 0, income, np.nan)
     return pd.DataFrame(out, index=raw.index)

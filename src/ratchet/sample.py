@@ -30,13 +30,14 @@ signups, and customers are about 8 years younger.
 from __future__ import annotations
 
 import argparse
+import math
 
 import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from ratchet import io, params, schema
+from ratchet import io, params, portable, schema
 from ratchet.errors import RatchetError
 
 PLAN_SHARES = {"free": 0.45, "pro": 0.40, "enterprise": 0.15}
@@ -64,7 +65,7 @@ def generate(rows: int, seed: int, drift: bool = False) -> pd.DataFrame:
 
     age_mean = 34.0 if drift else 42.0
     age = np.clip(np.round(rng.normal(age_mean, 13.0, n)), 18, 90).astype("int64")
-    income = np.round(np.exp(rng.normal(np.log(55_000), 0.5, n)), 2)
+    income = np.round(portable.exp(rng.normal(math.log(55_000), 0.5, n)), 2)
     income[rng.random(n) < 0.02] = np.nan  # 2 % of customers do not disclose it
     tenure = np.clip(np.round(rng.exponential(24.0, n)), 0, 120).astype("int64")
     plan = _choice(rng, DRIFT_PLAN_SHARES if drift else PLAN_SHARES, n)
@@ -83,7 +84,7 @@ def generate(rows: int, seed: int, drift: bool = False) -> pd.DataFrame:
     logit = (
         -3.7
         - 0.08 * tenure
-        + 1.1 * np.log1p(days)
+        + 1.1 * portable.log1p(days)
         + 0.6 * tickets
         - 0.5 * tickets * enterprise
         + 0.012 * (charges - 40.0)
@@ -98,7 +99,7 @@ def generate(rows: int, seed: int, drift: bool = False) -> pd.DataFrame:
         + 1.5 * ((days > 30) & (plan == "free"))
         + rng.normal(0.0, 0.2, n)
     )
-    churned = (rng.random(n) < 1.0 / (1.0 + np.exp(-logit))).astype("int64")
+    churned = (rng.random(n) < 1.0 / (1.0 + portable.exp(-logit))).astype("int64")
 
     # Ids are unique but not in row order, like a real export: CUST- and 8 digits.
     ids = pa.array(rng.permutation(n) + 10_000_000).cast(pa.string())

@@ -1,0 +1,34 @@
+"""Elementwise maths that gives the same bits on every x86-64 CPU.
+
+NumPy picks a kernel for `log1p`, `exp` and `log` at run time by the CPU's instruction set:
+on a CPU with AVX-512 its vectorised kernels round about one value in twenty differently
+(in the last bit) from those of a CPU without. Features computed that way change the bytes
+of the feature tables and the model, so `dvc.lock` made on one machine is stale on another
+and every fresh clone reruns the pipeline. Arrow's kernels call the C library for each
+value, whatever the CPU: the pipeline's outputs depend only on the code and the data.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
+
+def _apply(function, values) -> np.ndarray:
+    array = pa.array(np.asarray(values, dtype="float64"))  # NaN stays NaN, not null
+    return function(array).to_numpy(zero_copy_only=False, writable=True)
+
+
+def log1p(values) -> np.ndarray:
+    """log(1 + x); -inf at -1, NaN below."""
+    return _apply(pc.log1p, values)
+
+
+def log(values) -> np.ndarray:
+    """Natural logarithm; -inf at 0, NaN below."""
+    return _apply(pc.ln, values)
+
+
+def exp(values) -> np.ndarray:
+    return _apply(pc.exp, values)
