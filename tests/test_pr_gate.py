@@ -209,3 +209,27 @@ def test_unknown_base_is_a_usage_error(repo):
     gate = run(["ratchet", "gate", "--base", "no-such-branch"], repo, check=False)
     assert gate.returncode == 2
     assert gate.stderr.strip() == "ratchet gate: error: --base no-such-branch: unknown revision"
+
+
+def test_a_readme_only_pull_request_passes_in_a_fresh_clone(repo, tmp_path):
+    """A fresh clone reproduces main bit for bit, so a harmless change passes the gate."""
+    clone = tmp_path / "clone"
+    run(["git", "clone", "-q", "--branch", "main", str(repo), str(clone)], tmp_path)
+    assert not (clone / ".dvc" / "cache").exists()  # nothing to restore: every stage runs
+    run(["dvc", "repro", "-q"], clone)
+    status = run(["git", "status", "--porcelain"], clone).stdout
+    assert status == "", f"a fresh clone's dvc repro changed tracked files:\n{status}"
+
+    run(["git", "checkout", "-q", "-b", "docs"], clone)
+    (clone / "README.md").write_text("# Churn model\n\nHow to run it: `make repro`.\n")
+    commit(clone, "document the project")
+    run(["dvc", "repro", "-q"], clone)
+    assert run(["git", "status", "--porcelain"], clone).stdout == ""
+    run(["ratchet", "report", "--base", "main"], clone)
+    gate = run(["ratchet", "gate", "--base", "main"], clone, check=False)
+    assert gate.returncode == 0, gate.stdout + gate.stderr
+    assert gate.stdout.strip().splitlines()[-1].startswith("gate: PASS")
+    report = (clone / REPORT).read_text()
+    assert report.startswith("### ✅ Gate passes")
+    for metric in ("roc_auc", "pr_auc", "log_loss", "brier"):
+        assert table_row(report, metric)[3] in ("+0.0000", "-0.0000"), report
