@@ -22,6 +22,7 @@ TEMPLATE_FILES = (
     ".dvcignore",
     ".dvc/config",
     ".dvc/.gitignore",
+    "dataset/contract.yaml",
 )
 DEFAULT_ROWS_MAX = 2_000_000  # params.yaml validate.rows_max
 

@@ -15,6 +15,7 @@ import pytest
 from benchmarks.template import BIN, ROOT, make_template_repo, run
 from ratchet import params, sample, schema
 from ratchet.cli import configure_environment, main
+from ratchet.contract import CONTRACT_FILE
 
 __all__ = ["BIN", "ROOT", "make_template_repo", "run"]  # the tests import these from here
 
@@ -36,6 +37,14 @@ def validated(raw: pd.DataFrame) -> pd.DataFrame:
 @pytest.fixture(scope="session")
 def repo_params() -> dict:
     return params.read_yaml(ROOT / "params.yaml")
+
+
+def project_files(dest: Path) -> Path:
+    """params.yaml and the dataset contract in `dest`: what a command run there reads."""
+    (dest / "dataset").mkdir(parents=True, exist_ok=True)
+    shutil.copy(ROOT / "params.yaml", dest / "params.yaml")
+    shutil.copy(ROOT / CONTRACT_FILE, dest / CONTRACT_FILE)
+    return dest
 
 
 def train_model_file(validated: pd.DataFrame, path: Path, **train: object) -> Path:

@@ -2,16 +2,14 @@
 
 from __future__ import annotations
 
-import shutil
-
 import pytest
 
-from conftest import ROOT, run
+from conftest import project_files, run
 
 
 @pytest.fixture
 def workdir(tmp_path, raw):
-    shutil.copy(ROOT / "params.yaml", tmp_path / "params.yaml")
+    project_files(tmp_path)
     raw.to_csv(tmp_path / "raw.csv", index=False)
     return tmp_path
 

@@ -68,6 +68,14 @@ def test_stage_lists_exactly_the_params_it_reads(stage):
     assert set(spec.get("params", [])) == params_read(module)
 
 
+@pytest.mark.parametrize("stage", list(STAGES))
+def test_stages_that_read_the_contract_depend_on_its_file(stage):
+    spec = STAGES[stage]
+    module = COMMANDS[spec["cmd"].split()[1]][0].split(".")[1]
+    reads = "contract" in ratchet_imports(module)
+    assert ("dataset/contract.yaml" in spec["deps"]) == reads, stage
+
+
 def test_stages_run_in_order():
     assert list(STAGES) == ["sample", "validate", "featurize", "train", "evaluate"]
 

@@ -4,6 +4,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from conftest import project_files
 from ratchet import evaluate, schema
 from ratchet.featurize import split
 from ratchet.params import EvaluateParams, FeaturizeParams, TrainParams, parse_section
@@ -23,7 +24,7 @@ def test_classification_metrics_on_known_values():
 def test_train_then_evaluate_writes_metrics_plots_and_predictions(
     tmp_path, validated, repo_params, monkeypatch
 ):
-    monkeypatch.chdir(tmp_path)  # DVCLive looks for a repository; none here is fine
+    monkeypatch.chdir(project_files(tmp_path))  # DVCLive wants no repository: none here
     train, test = split(validated, FeaturizeParams(test_size=0.3, seed=0))
     train.to_parquet("train.parquet")
     test.to_parquet("test.parquet")

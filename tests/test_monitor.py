@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from conftest import ROOT
+from conftest import ROOT, project_files
 from ratchet import features, monitor, params, sample, schema
 from ratchet.cli import main
 from ratchet.errors import RatchetError
@@ -81,7 +81,7 @@ def test_sampling_is_seeded(reference):
 @pytest.fixture
 def workdir(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
-    (tmp_path / "params.yaml").write_text((ROOT / "params.yaml").read_text())
+    project_files(tmp_path)
     sample.generate(5_000, 1).to_csv("reference.csv", index=False)
     sample.generate(3_000, 2).to_csv("same.csv", index=False)
     sample.generate(3_000, 3, drift=True).drop(columns=[schema.TARGET]).to_csv(

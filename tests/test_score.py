@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from conftest import ROOT
+from conftest import project_files
 from ratchet import evaluate, model, sample, schema
 from ratchet.cli import main
 from ratchet.features import build_features
@@ -15,7 +15,7 @@ from ratchet.features import build_features
 @pytest.fixture
 def workdir(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
-    (tmp_path / "params.yaml").write_text((ROOT / "params.yaml").read_text())
+    project_files(tmp_path)
     return tmp_path
 
 

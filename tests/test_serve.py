@@ -19,7 +19,7 @@ import pandas as pd
 import pytest
 from fastapi.testclient import TestClient
 
-from conftest import BIN, ROOT, ratchet, registered_repo, run
+from conftest import BIN, ROOT, project_files, ratchet, registered_repo, run
 from ratchet import api, model, predict, sample, schema, serve, validate
 from ratchet.cli import build_parser, main
 from ratchet.params import ServeParams, parse_section, read_yaml
@@ -231,7 +231,8 @@ def test_health_model_and_docs(client):
     body = spec["paths"]["/predict"]["post"]["requestBody"]["content"]["application/json"]
     assert body["schema"]["anyOf"][1]["maxItems"] == 50
     record = spec["components"]["schemas"]["Record"]
-    assert record["properties"]["plan"]["enum"] == list(schema.PLANS)
+    for column, categories in schema.CATEGORICAL.items():
+        assert record["properties"][column]["enum"] == list(categories)
     assert record["properties"]["age"]["minimum"] == 18 and record["additionalProperties"] is False
     assert client.get("/docs").status_code == 200
 
@@ -307,7 +308,7 @@ def test_only_the_app_module_imports_the_extra():
 
 def test_command_errors_are_one_line(model_file, tmp_path, monkeypatch, capsys):
     monkeypatch.chdir(tmp_path)
-    (tmp_path / "params.yaml").write_text((ROOT / "params.yaml").read_text())
+    project_files(tmp_path)
     assert main(["serve", "--stage", "prod", "--info", "x.json"]) == 2
     assert "use it with --model FILE" in capsys.readouterr().err
     with socket.socket() as busy:

@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from conftest import ROOT, train_model_file
+from conftest import ROOT, project_files, train_model_file
 from ratchet import sample, schema
 from ratchet.cli import main
 from ratchet.errors import RatchetError
@@ -26,7 +26,7 @@ def other_model(tmp_path_factory, validated):
 @pytest.fixture
 def workdir(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
-    (tmp_path / "params.yaml").write_text((ROOT / "params.yaml").read_text())
+    project_files(tmp_path)
     sample.generate(2_000, seed=5).to_parquet("labelled.parquet", index=False)
     return tmp_path
 

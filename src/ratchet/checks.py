@@ -6,7 +6,7 @@ import argparse
 
 from ratchet import params, schema
 from ratchet.params import ValidateParams
-from ratchet.validate import ALWAYS_ERROR, check_policy
+from ratchet.validate import always_error, check_policy
 
 
 def rows(p: ValidateParams) -> list[tuple[str, str, str, str]]:
@@ -26,9 +26,9 @@ def rows(p: ValidateParams) -> list[tuple[str, str, str, str]]:
         f"rows between {p.rows_min} and {p.rows_max}",
         "validate.rows_min/rows_max in params.yaml",
     )
-    out = []
+    out, fixed = [], always_error()
     for key in sorted(described):
-        policy = "error (fixed)" if key in ALWAYS_ERROR else ("warn" if key in warn else "error")
+        policy = "error (fixed)" if key in fixed else ("warn" if key in warn else "error")
         out.append((key, policy, *described[key]))
     return out
 

@@ -22,8 +22,15 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import Pipeline, make_pipeline
 from sklearn.preprocessing import OneHotEncoder, OrdinalEncoder, StandardScaler
 
+from ratchet import contract
+from ratchet.contract import Contract
 from ratchet.errors import RatchetError
 from ratchet.params import TrainParams
+
+# The dataset contract the model was trained with travels inside the model file, so
+# scoring, serving, shadow runs and drift reports of a registered version read and check
+# data the way its training did, whatever the checkout's contract says today.
+CONTRACT_ATTRIBUTE = "ratchet_contract_"
 
 # Types a Ratchet model file may contain beyond skops' built-in safe set. Review any
 # addition: everything listed here can be constructed when a model file is loaded.
@@ -103,6 +110,23 @@ def build_pipeline(p: TrainParams, numeric: list[str], categorical: list[str]) -
             C=p.C, class_weight=p.class_weight, max_iter=2_000, random_state=p.seed
         )
     return Pipeline([("preprocess", pre), ("model", estimator)])
+
+
+def attach_contract(model: Pipeline, c: Contract) -> None:
+    setattr(model, CONTRACT_ATTRIBUTE, c.text)
+
+
+def contract_of(model: Pipeline) -> Contract | None:
+    """The contract a model was trained with; None for a model file without one."""
+    text = getattr(model, CONTRACT_ATTRIBUTE, None)
+    if not isinstance(text, str):
+        return None
+    return contract.from_text(text, "the model's dataset contract")
+
+
+def contract_for(model: Pipeline) -> Contract:
+    """The model's own contract, else (an older model file) the checkout's."""
+    return contract_of(model) or contract.current()
 
 
 def _normalise(model: Pipeline) -> None:

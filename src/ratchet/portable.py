@@ -1,6 +1,6 @@
 """Elementwise maths that gives the same bits on every x86-64 CPU.
 
-NumPy picks a kernel for `log1p`, `exp` and `log` at run time by the CPU's instruction set:
+NumPy picks a kernel for `log1p`, `exp`, `log` and `power` at run time by the CPU's instruction set:
 on a CPU with AVX-512 its vectorised kernels round about one value in twenty differently
 (in the last bit) from those of a CPU without. Features computed that way change the bytes
 of the feature tables and the model, so `dvc.lock` made on one machine is stale on another
@@ -15,9 +15,14 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 
-def _apply(function, values) -> np.ndarray:
-    array = pa.array(np.asarray(values, dtype="float64"))  # NaN stays NaN, not null
-    return function(array).to_numpy(zero_copy_only=False, writable=True)
+def _array(values) -> pa.Array:
+    return pa.array(np.asarray(values, dtype="float64").reshape(-1))  # NaN stays NaN, not null
+
+
+def _apply(function, *values) -> np.ndarray:
+    shape = np.broadcast_shapes(*(np.shape(v) for v in values))
+    arrays = [_array(np.broadcast_to(v, shape)) for v in values]
+    return function(*arrays).to_numpy(zero_copy_only=False, writable=True).reshape(shape)
 
 
 def log1p(values) -> np.ndarray:
@@ -32,3 +37,8 @@ def log(values) -> np.ndarray:
 
 def exp(values) -> np.ndarray:
     return _apply(pc.exp, values)
+
+
+def power(base, exponent) -> np.ndarray:
+    """base ** exponent, elementwise (either may be a scalar)."""
+    return _apply(pc.power, base, exponent)

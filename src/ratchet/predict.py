@@ -10,14 +10,16 @@ import numpy as np
 import pandas as pd
 from sklearn.pipeline import Pipeline
 
-from ratchet import features
+from ratchet import features, model
 
 
 def scores(pipeline: Pipeline, table: pd.DataFrame) -> np.ndarray:
     """P(churn) per row of a table typed like the validated raw table (label optional)."""
     if len(table) == 0:
         return np.empty(0, dtype="float64")
-    return pipeline.predict_proba(features.build_features(table))[:, 1]
+    return pipeline.predict_proba(features.build_features(table, model.contract_for(pipeline)))[
+        :, 1
+    ]
 
 
 def labels(scores: np.ndarray, threshold: float) -> np.ndarray:

@@ -9,7 +9,8 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from ratchet import schema
+from ratchet import contract, schema
+from ratchet.contract import Contract
 from ratchet.errors import RatchetError
 from ratchet.io import ARROW_TEXT
 
@@ -55,12 +56,7 @@ def _read_csv(p: Path) -> pd.DataFrame:
     try:
         # Text columns are read as Arrow strings (ids stay text: "007" is not 7); every other
         # column is inferred, then coerced by the schema, which reports what does not convert.
-        return pd.read_csv(
-            p,
-            dtype=dict.fromkeys(schema.TEXT_COLUMNS, schema.TEXT),
-            encoding="utf-8",
-            low_memory=False,
-        )
+        return pd.read_csv(p, **csv_options(), encoding="utf-8", low_memory=False)
     except UnicodeDecodeError as exc:
         raise RatchetError(
             f"{p}: not UTF-8 text at byte {exc.start} (binary file, or re-save it as UTF-8)"
@@ -69,6 +65,55 @@ def _read_csv(p: Path) -> pd.DataFrame:
         raise RatchetError(f"{p}: no columns (is it empty?)") from None
     except pd.errors.ParserError as exc:
         raise RatchetError(f"{p}: cannot parse CSV ({' '.join(str(exc).split())})") from None
+
+
+def csv_options(c: Contract | None = None) -> dict:
+    """read_csv options: text columns as Arrow strings, missing cells as the contract says.
+
+    Only the contract's tokens mean missing (not pandas' long default list, where "NA" or
+    "None" could be a real category); tokens that need trimming first are handled by
+    `normalize`.
+    """
+    c = c or contract.current()
+    return {
+        "dtype": dict.fromkeys(c.text_columns, schema.TEXT),
+        "keep_default_na": False,
+        "na_values": list(c.spec.missing),
+    }
+
+
+def normalize(df: pd.DataFrame, c: Contract | None = None) -> pd.DataFrame:
+    """Cells as the contract reads them: text trimmed, missing tokens as nulls, labels mapped.
+
+    Pure: returns a new frame when something changed (the input is never modified).
+    """
+    c = c or contract.current()
+    missing = list(c.spec.missing)
+    changed: dict[str, pd.Series] = {}
+    for column in df.columns:
+        values = df[column]
+        if not (pd.api.types.is_object_dtype(values) or pd.api.types.is_string_dtype(values)):
+            continue
+        text = values
+        if c.spec.trim:
+            text = (
+                text.str.strip()
+                if pd.api.types.is_string_dtype(text)
+                else text.map(lambda v: v.strip() if isinstance(v, str) else v)
+            )
+        if missing:
+            text = text.mask(text.isin(missing))
+        if column == c.target and c.spec.labels:
+            mapped = text.map(c.spec.labels)
+            text = mapped.where(mapped.notna() | text.isna(), text)
+        if text is not values:
+            changed[column] = text
+    if c.spec.labels and c.target in df.columns and c.target not in changed:
+        # a numeric label column (e.g. 1/2) with a mapping from its text form
+        text = df[c.target].astype("string").str.strip()
+        mapped = text.map(c.spec.labels)
+        changed[c.target] = mapped.where(mapped.notna() | text.isna(), df[c.target])
+    return df.assign(**changed) if changed else df
 
 
 def _explain_one_column(p: Path, header: str) -> None:

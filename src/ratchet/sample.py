@@ -37,9 +37,11 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from ratchet import io, params, portable, schema
+from ratchet import io, params, portable
 from ratchet.errors import RatchetError
 
+# The sample's own columns (dataset/contract.yaml describes them).
+ID, TARGET = "customer_id", "churned"
 PLAN_SHARES = {"free": 0.45, "pro": 0.40, "enterprise": 0.15}
 DRIFT_PLAN_SHARES = {"free": 0.60, "pro": 0.30, "enterprise": 0.10}
 REGION_SHARES = {"north": 0.3, "south": 0.25, "east": 0.25, "west": 0.2}
@@ -105,7 +107,7 @@ def generate(rows: int, seed: int, drift: bool = False) -> pd.DataFrame:
     ids = pa.array(rng.permutation(n) + 10_000_000).cast(pa.string())
     return pd.DataFrame(
         {
-            schema.ID: _text(pc.binary_join_element_wise("CUST-", ids, "")),
+            ID: _text(pc.binary_join_element_wise("CUST-", ids, "")),
             "age": age,
             "income": income,
             "tenure_months": tenure,
@@ -115,7 +117,7 @@ def generate(rows: int, seed: int, drift: bool = False) -> pd.DataFrame:
             "plan": _text(plan),
             "region": _text(region),
             "signup_channel": _text(channel),
-            schema.TARGET: churned,
+            TARGET: churned,
         }
     )
 

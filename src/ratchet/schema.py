@@ -1,15 +1,19 @@
-"""What a valid raw table looks like: the one place that knows this dataset's columns.
+"""What a valid raw table looks like, derived from the dataset contract.
 
-To adapt Ratchet to your data, edit ID, TARGET, the column checks in `raw_schema` and the
-dataset expectations in EXPECTATIONS (and the feature function in features.py). Every
-bound carries its reason, so a reviewer can tell a business rule from a guess. Row-count
-bounds depend on how much data you feed in, so they live in params.yaml (`validate:`).
+Nothing here names a column: the pandera schema, the column roles and the dataset
+expectations are built from `contract.current()` (dataset/contract.yaml, or the contract a
+registered model carries). Row-count bounds depend on how much data you feed in, so they
+live in params.yaml (`validate:`).
 
 Coercion rules (the schema coerces, then checks):
 - integer columns (nullable Int64) accept integers, integral floats (42.0) and numeric
-  text ("42"); a blank cell is a null; 42.5 or "twelve" fails `coerce_dtype`;
-- float columns accept numbers and numeric text; a blank cell is a null;
-- text columns are read as text as they are: no trimming, no case folding.
+  text ("42"); a missing cell is a null; 42.5 or "twelve" fails `coerce_dtype`;
+- float columns accept numbers and numeric text; a missing cell is a null;
+- text and category columns are read as text (Arrow strings, trimmed when the contract
+  says `trim: true`); categories are checked against the contract's list.
+
+`schema.ID`, `schema.TARGET`, `schema.CATEGORICAL`, ... are read from the contract in force
+each time they are used (module attributes computed on access).
 """
 
 from __future__ import annotations
@@ -20,19 +24,37 @@ from dataclasses import dataclass
 import pandas as pd
 import pandera.pandas as pa
 
-ID = "customer_id"  # one row per customer; must be unique
-TARGET = "churned"  # 1 = the customer left within the label window
-LABELS = (0, 1)
+from ratchet import contract
+from ratchet.contract import ColumnSpec, Contract, ExpectationSpec
 
-PLANS = ("free", "pro", "enterprise")
-REGIONS = ("north", "south", "east", "west")
-CHANNELS = ("organic", "paid_search", "referral", "partner")
-
-# Columns the model may use, by role. Everything else except ID and TARGET is rejected.
-CATEGORICAL = {"plan": PLANS, "region": REGIONS, "signup_channel": CHANNELS}
-# Read as Arrow-backed text: checks on them are vectorised instead of per Python object.
-TEXT_COLUMNS = (ID, *CATEGORICAL)
+# Text is read as Arrow-backed strings: checks on them are vectorised, not per object.
 TEXT = pd.StringDtype("pyarrow")
+_DTYPES = {
+    "integer": "Int64",
+    "float": "float64",
+    "category": TEXT,
+    "text": TEXT,
+    "boolean": "boolean",
+    "datetime": "datetime64[ns]",
+}
+
+
+def __getattr__(name: str):
+    """ID, TARGET, LABELS, CATEGORICAL, TEXT_COLUMNS, EXPECTATIONS of the contract in force."""
+    c = contract.current()
+    if name == "ID":
+        return c.id
+    if name == "TARGET":
+        return c.target
+    if name == "LABELS":
+        return c.label_values
+    if name == "CATEGORICAL":
+        return c.categorical
+    if name == "TEXT_COLUMNS":
+        return tuple(c.text_columns)
+    if name == "EXPECTATIONS":
+        return expectations(c)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 @dataclass(frozen=True)
@@ -63,67 +85,59 @@ class Expectation:
         return (self.low is None or value >= self.low) and (self.high is None or value <= self.high)
 
 
-def _mean(column: str) -> Callable[[pd.DataFrame], float]:
-    return lambda df: float(df[column].mean())
+def _measure(column: str, check: str) -> Callable[[pd.DataFrame], float]:
+    if check == "null_share":
+        return lambda df: float(df[column].isna().mean())
+    if check == "unique_share":
+        return lambda df: float(df[column].nunique(dropna=True) / max(len(df), 1))
+    if check == "label_rate":
+        return lambda df: float(pd.to_numeric(df[column], errors="coerce").mean())
+    if check == "median":
+        return lambda df: float(df[column].quantile(0.5))
+    if check.startswith("p"):
+        q = int(check[1:]) / 100
+        return lambda df: float(df[column].quantile(q))
+    return lambda df: float(getattr(df[column], check)())  # mean, min, max, std
 
 
-def _quantile(column: str, q: float) -> Callable[[pd.DataFrame], float]:
-    return lambda df: float(df[column].quantile(q))
+def _expectation(e: ExpectationSpec) -> Expectation:
+    offending = None
+    if e.check == "unique_share":
+        offending = lambda df: df[e.column].duplicated(keep=False)  # noqa: E731
+    if e.column == "table":
+        return Expectation("table", e.check, len, e.min, e.max, e.why)
+    return Expectation(e.column, e.check, _measure(e.column, e.check), e.min, e.max, e.why,
+                       offending)  # fmt: skip
 
 
-def _null_share(column: str) -> Callable[[pd.DataFrame], float]:
-    return lambda df: float(df[column].isna().mean())
+def expectations(c: Contract | None = None) -> tuple[Expectation, ...]:
+    """The contract's dataset-level expectations."""
+    c = c or contract.current()
+    return tuple(_expectation(e) for e in c.spec.expectations)
 
 
-def _unique_share(column: str) -> Callable[[pd.DataFrame], float]:
-    return lambda df: float(df[column].nunique(dropna=True) / max(len(df), 1))
+def _range_check(spec: ColumnSpec) -> list[pa.Check]:
+    if spec.min is not None and spec.max is not None:
+        return [pa.Check.in_range(spec.min, spec.max)]
+    if spec.min is not None:
+        return [pa.Check.ge(spec.min)]
+    if spec.max is not None:
+        return [pa.Check.le(spec.max)]
+    return []
 
 
-def _label_rate(df: pd.DataFrame) -> float:
-    return float(pd.to_numeric(df[TARGET], errors="coerce").mean())
-
-
-# Dataset-level expectations: what a healthy extract looks like as a whole. A breach
-# usually means a broken join, a changed unit or a partial export, not a bad row.
-EXPECTATIONS: tuple[Expectation, ...] = (
-    Expectation(TARGET, "label_rate", _label_rate, 0.05, 0.40,
-                "churn outside 5-40 % points to a broken label join or window"),
-    Expectation(ID, "unique_share", _unique_share(ID), 1.0, None,
-                "one row per customer; duplicates double-count customers",
-                offending=lambda df: df[ID].duplicated(keep=False)),
-    Expectation("age", "mean", _mean("age"), 25.0, 60.0,
-                "the customer base is adults of working age on average"),
-    Expectation("monthly_charges", "median", _quantile("monthly_charges", 0.5), 5.0, 200.0,
-                "a median bill outside the price list means a unit or currency change"),
-    Expectation("tenure_months", "p95", _quantile("tenure_months", 0.95), 12.0, 240.0,
-                "a 95th percentile outside 1-20 years means tenure is in other units"),
-    Expectation("days_since_last_login", "mean", _mean("days_since_last_login"), 1.0, 60.0,
-                "average recency; far above 60 days means a stale activity feed"),
-    Expectation("income", "null_share", _null_share("income"), None, 0.10,
-                "income is optional, but more than 10 % missing means a broken source"),
-)  # fmt: skip
-
-
-def _int(lo: int, hi: int, *, why: str, nullable: bool = False) -> pa.Column:
-    return pa.Column("Int64", pa.Check.in_range(lo, hi), nullable=nullable, description=why)
-
-
-def _float(lo: float, hi: float | None, *, why: str, nullable: bool = False) -> pa.Column:
-    check = pa.Check.ge(lo) if hi is None else pa.Check.in_range(lo, hi)
-    return pa.Column("float64", check, nullable=nullable, description=why)
-
-
-def _category(values: tuple[str, ...], *, why: str) -> pa.Column:
-    return pa.Column(TEXT, pa.Check.isin(values), nullable=False, description=why)
-
-
-def _expectation_check(e: Expectation) -> pa.Check:
-    return pa.Check(
-        lambda df: e.holds(e.measure(df)),
-        name=e.key,
-        error=e.key,  # reports look the bounds and the observed value up by this key
-        description=e.why,
-    )
+def _column(name: str, spec: ColumnSpec, c: Contract) -> pa.Column:
+    checks = _range_check(spec)
+    dtype = _DTYPES[spec.type]
+    if spec.type == "category" and spec.unknown is None:
+        checks.append(pa.Check.isin(spec.categories))  # closed: others are errors
+    if spec.pattern is not None:
+        checks.append(pa.Check.str_matches(spec.pattern))
+    if name == c.target:
+        dtype = "Int64"
+        checks = [pa.Check.isin(c.label_values)]
+    return pa.Column(dtype, checks, nullable=spec.nullable and name != c.target,
+                     unique=spec.unique, description=spec.why)  # fmt: skip
 
 
 def raw_schema(
@@ -132,6 +146,7 @@ def raw_schema(
     rows: tuple[int, int] | None = None,
     skip: frozenset[str] = frozenset(),
     expectations: bool = True,
+    c: Contract | None = None,
 ) -> pa.DataFrameSchema:
     """The schema of the raw table.
 
@@ -141,39 +156,22 @@ def raw_schema(
     expectations=False: column checks only (for scoring a few rows, where a mean of five
     rows says nothing about the data source).
     """
+    c = c or contract.current()
     columns = {
-        ID: pa.Column(
-            TEXT,
-            pa.Check.str_matches(r"^CUST-\d{8}$"),
-            nullable=False,
-            # Uniqueness is the dataset expectation customer_id.unique_share: one hash
-            # pass over a million ids costs more than every other check together.
-            description="the CRM's customer key",
-        ),
-        "age": _int(18, 120, why="adults only; above 120 is a data-entry error"),
-        "income": _float(0.0, None, why="annual income, never negative", nullable=True),
-        "tenure_months": _int(0, 600, why="months as a customer; 50 years at most"),
-        "monthly_charges": _float(0.0, 10_000.0, why="current bill; above 10k is an error"),
-        "support_tickets": _int(0, 1_000, why="tickets in the last 90 days"),
-        "days_since_last_login": _int(0, 3_650, why="10 years at most"),
-        "plan": _category(PLANS, why="the price list's plans"),
-        "region": _category(REGIONS, why="sales regions"),
-        "signup_channel": _category(CHANNELS, why="attribution channels"),
+        name: _column(name, spec, c)
+        for name, spec in c.columns.items()
+        if require_target or name != c.target
     }
-    if require_target:
-        columns[TARGET] = pa.Column(
-            "Int64", pa.Check.isin(LABELS), nullable=False, description="binary label, 1 = churned"
-        )
     for name, column in columns.items():
         props = column.properties
-        props["checks"] = [c for c in column.checks if f"{name}.{c.name}" not in skip]
+        props["checks"] = [k for k in column.checks if f"{name}.{k.name}" not in skip]
         props["nullable"] = column.nullable or f"{name}.not_nullable" in skip
         props["unique"] = column.unique and f"{name}.field_uniqueness" not in skip
         columns[name] = pa.Column(**props)
 
     checks = []
     if expectations:
-        chosen = [e for e in EXPECTATIONS if require_target or e.column != TARGET]
+        chosen = [e for e in _expectations_of(c) if require_target or e.column != c.target]
         if rows is not None:
             chosen.append(
                 Expectation("table", "row_count", len, rows[0], rows[1],
@@ -185,12 +183,24 @@ def raw_schema(
         checks=checks,
         strict=True,  # an unexpected column is an error, not silently carried along
         coerce=True,  # "42" -> 42; a value that does not convert is reported as a failure
-        name="churn_raw",
+        name=f"{c.name}_raw",
+    )
+
+
+_expectations_of = expectations  # raw_schema's parameter of the same name shadows it
+
+
+def _expectation_check(e: Expectation) -> pa.Check:
+    return pa.Check(
+        lambda df: e.holds(e.measure(df)),
+        name=e.key,
+        error=e.key,  # reports look the bounds and the observed value up by this key
+        description=e.why,
     )
 
 
 def expectation_for(key: str, rows: tuple[int, int] | None = None) -> Expectation | None:
-    for e in EXPECTATIONS:
+    for e in expectations():
         if e.key == key:
             return e
     if key == "table.row_count" and rows is not None:
@@ -200,7 +210,7 @@ def expectation_for(key: str, rows: tuple[int, int] | None = None) -> Expectatio
 
 def check_keys(rows: bool = True) -> set[str]:
     """Every policy key a user may set to warn."""
-    keys = {e.key for e in EXPECTATIONS}
+    keys = {e.key for e in expectations()}
     if rows:
         keys.add("table.row_count")
     for name, column in raw_schema(expectations=False).columns.items():

@@ -17,19 +17,16 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from ratchet import io, loading, params, predict, schema, validate
+from ratchet import contract, io, loading, model, params, predict, schema, validate
 from ratchet.errors import RatchetError
 from ratchet.params import EvaluateParams
-from ratchet.rawdata import ARROW_TEXT, check_file
+from ratchet.rawdata import ARROW_TEXT, check_file, csv_options
 
-OUTPUT_SCHEMA = pa.schema(
-    [
-        (schema.ID, pa.string()),
-        ("score", pa.float64()),
-        ("label", pa.int8()),
-        ("model", pa.string()),
-    ]
-)
+
+def output_schema() -> pa.Schema:
+    """The scores file: the contract's id (or the input's 1-based row number), score, label."""
+    key = (schema.ID, pa.string()) if schema.ID else ("row", pa.int64())
+    return pa.schema([key, ("score", pa.float64()), ("label", pa.int8()), ("model", pa.string())])
 
 
 def chunks(path: str | os.PathLike, rows: int) -> Iterator[pd.DataFrame]:
@@ -42,9 +39,8 @@ def chunks(path: str | os.PathLike, rows: int) -> Iterator[pd.DataFrame]:
         except (pa.ArrowException, OSError) as exc:
             raise RatchetError(f"{p}: not a readable Parquet file ({exc})") from None
         return
-    text = dict.fromkeys(schema.TEXT_COLUMNS, schema.TEXT)
     try:
-        yield from pd.read_csv(p, dtype=text, chunksize=rows, encoding="utf-8")
+        yield from pd.read_csv(p, **csv_options(), chunksize=rows, encoding="utf-8")
     except UnicodeDecodeError as exc:
         raise RatchetError(f"{p}: not UTF-8 text at byte {exc.start}") from None
     except (pd.errors.ParserError, pd.errors.EmptyDataError) as exc:
@@ -89,9 +85,13 @@ def score_chunk(
     """(scored rows, rejected rows with reasons) for one chunk; row numbers are global."""
     table, rejected = prepare_chunk(chunk, first_row)
     scores = predict.scores(pipeline, table)
+    if schema.ID:
+        key = {schema.ID: table[schema.ID].astype(str).to_numpy()}
+    else:  # no id column: rows are named by their place in the input
+        key = {"row": table.index.to_numpy(dtype="int64") + first_row + 1}
     out = pd.DataFrame(
         {
-            schema.ID: table[schema.ID].astype(str).to_numpy(),
+            **key,
             "score": scores,
             "label": predict.labels(scores, threshold),
             "model": version,
@@ -103,10 +103,19 @@ def score_chunk(
 def run(args: argparse.Namespace, threshold: float) -> tuple[int, int, str]:
     pipeline, ref = loading.load_file_or_registered(args.model, args.version, args.stage)
     version = ref.version if ref else loading.file_version(args.model)
+    # Rows are read and checked by the contract the model was trained with.
+    with contract.use(model.contract_for(pipeline)):
+        return _score(args, pipeline, threshold, version)
+
+
+def _score(
+    args: argparse.Namespace, pipeline, threshold: float, version: str
+) -> tuple[int, int, str]:
     scored = rejected = 0
     rejects: list[pd.DataFrame] = []
     progress = sys.stderr.isatty()
-    with io.atomic_path(args.output) as tmp, pq.ParquetWriter(tmp, OUTPUT_SCHEMA) as writer:
+    layout = output_schema()
+    with io.atomic_path(args.output) as tmp, pq.ParquetWriter(tmp, layout) as writer:
         for chunk in chunks(args.input, args.chunk_rows):
             chunk = chunk.reset_index(drop=True)
             out, bad = score_chunk(chunk, pipeline, threshold, version, scored + rejected)
@@ -115,9 +124,7 @@ def run(args: argparse.Namespace, threshold: float) -> tuple[int, int, str]:
                     f"{first_bad_row(args.input, bad)}; fix the input, or pass "
                     "--quarantine FILE to set bad rows aside and score the rest"
                 )
-            writer.write_table(
-                pa.Table.from_pandas(out, schema=OUTPUT_SCHEMA, preserve_index=False)
-            )
+            writer.write_table(pa.Table.from_pandas(out, schema=layout, preserve_index=False))
             if len(bad):
                 rejects.append(bad)
             scored += len(out)

@@ -10,7 +10,7 @@ import pandas as pd
 from sklearn.metrics import log_loss, roc_auc_score
 from sklearn.pipeline import Pipeline
 
-from ratchet import io, model, params, schema
+from ratchet import contract, io, model, params, schema
 from ratchet.errors import RatchetError
 from ratchet.features import feature_columns
 from ratchet.live import stage_live
@@ -27,6 +27,7 @@ def fit(train: pd.DataFrame, p: TrainParams) -> tuple[Pipeline, dict[str, float]
         raise RatchetError(f"column '{schema.TARGET}': training data holds a single class")
     pipeline = model.build_pipeline(p, numeric, categorical)
     pipeline.fit(X, y)
+    model.attach_contract(pipeline, contract.current())
     proba = pipeline.predict_proba(X)[:, 1]
     metrics = {
         "train_roc_auc": round(float(roc_auc_score(y, proba)), 6),

@@ -20,7 +20,7 @@ from pandera.errors import SchemaErrors
 from ratchet import io, params, schema
 from ratchet.errors import RatchetError, ValidationFailed
 from ratchet.params import ValidateParams
-from ratchet.rawdata import read_raw
+from ratchet.rawdata import normalize, read_raw
 
 MAX_EXAMPLES = 5
 MAX_LINES = 12  # of the stderr summary; the JSON report and CSV hold everything
@@ -30,8 +30,13 @@ _COLUMN_CHECKS = {
     "column_in_dataframe": "required column is missing",
     "column_in_schema": "column is not in the schema",
 }
+
+
 # Checks later stages cannot live without: they always stop the pipeline.
-ALWAYS_ERROR = frozenset({f"{schema.TARGET}.isin", f"{schema.TARGET}.not_nullable"})
+def always_error() -> frozenset[str]:
+    return frozenset({f"{schema.TARGET}.isin", f"{schema.TARGET}.not_nullable"})
+
+
 _LABEL_WORDS = {"yes", "no", "true", "false", "y", "n", "churned", "active"}
 
 
@@ -106,6 +111,7 @@ def check(
     expectations: bool = True,
 ) -> Result:
     """Validate every check lazily, so one run reports every problem, not just the first."""
+    df = normalize(df)
     full = schema.raw_schema(require_target=require_target, rows=rows, expectations=expectations)
     try:
         typed = full.validate(df, lazy=True)
@@ -242,7 +248,7 @@ def check_policy(p: ValidateParams) -> frozenset[str]:
                 f"params.yaml: 'validate.policy.{key}' is not a check; known checks: "
                 + ", ".join(sorted(known))
             )
-        if key in ALWAYS_ERROR and level == "warn":
+        if key in always_error() and level == "warn":
             raise RatchetError(
                 f"params.yaml: 'validate.policy.{key}' cannot be warn: training needs 0/1 labels"
             )
