@@ -243,6 +243,11 @@ def _check_roles(spec: ContractSpec, where: str) -> None:
     if spec.target not in spec.columns:
         raise RatchetError(f"{where}: 'target': {spec.target!r} is not among the columns")
     target = spec.columns[spec.target]
+    if spec.id is not None:
+        if spec.id not in spec.columns:
+            raise RatchetError(f"{where}: 'id': {spec.id!r} is not among the columns")
+        if spec.id == spec.target:
+            raise RatchetError(f"{where}: 'id': the id cannot be the target")
     if target.role not in ("target", "feature"):
         raise RatchetError(f"{where}: 'columns.{spec.target}.role': the target's role is target")
     for name, column in spec.columns.items():
@@ -252,11 +257,6 @@ def _check_roles(spec: ContractSpec, where: str) -> None:
             )
         if column.role == "id" and name != spec.id:
             raise RatchetError(f"{where}: 'columns.{name}.role': only the `id` column has role id")
-    if spec.id is not None:
-        if spec.id not in spec.columns:
-            raise RatchetError(f"{where}: 'id': {spec.id!r} is not among the columns")
-        if spec.id == spec.target:
-            raise RatchetError(f"{where}: 'id': the id cannot be the target")
     if spec.task not in TASKS_BUILT:
         raise RatchetError(
             f"{where}: 'task': {spec.task} is not supported yet (supported: "
