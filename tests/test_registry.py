@@ -103,3 +103,27 @@ def test_rollback_goes_to_the_version_held_before():
     only = tags(*BASE, ("churn-model#prod#1", "c1"))
     with pytest.raises(RatchetError, match="never held another version"):
         registry.rollback_target(only, "prod")
+
+
+THREE = (*BASE, ("churn-model@v1.2.0", "c3"))
+
+
+def test_promotion_needs_the_version_in_the_previous_stage_now():
+    evts = tags(
+        *THREE,
+        ("churn-model#dev#1", "c1"),
+        ("churn-model#staging#2", "c1"),
+        ("churn-model#staging!#3", "c1"),
+    )
+    with pytest.raises(RatchetError, match=r"no longer in staging \(unassigned by .*#staging!#3\)"):
+        registry.check_promotion(evts, "v1.0.0", "prod", STAGES)
+    evts = tags(
+        *THREE,
+        ("churn-model#dev#1", "c1"),
+        ("churn-model#staging#2", "c1"),
+        ("churn-model#dev#3", "c2"),
+        ("churn-model#staging#4", "c2"),
+    )
+    with pytest.raises(RatchetError, match=r"\(replaced by v1\.1\.0, churn-model#staging#4\)"):
+        registry.check_promotion(evts, "v1.0.0", "prod", STAGES)
+    registry.check_promotion(evts, "v1.1.0", "prod", STAGES)

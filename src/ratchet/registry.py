@@ -153,8 +153,27 @@ def next_version(evts: list[Event], bump: str | None, explicit: str | None) -> s
     return f"v{major}.{minor + 1}.0"
 
 
+def _left(evts: list[Event], stage: str, version: str) -> Event | None:
+    """What ended the version's latest spell in the stage (None: never there, or still is)."""
+    current: str | None = None
+    left: Event | None = None
+    for e in stage_events(evts, stage):
+        before = current
+        if e.kind == "assignment":
+            current = e.version
+        elif e.version == current:
+            current = None
+        if before == version and current != version:
+            left = e
+    return left
+
+
 def check_promotion(evts: list[Event], version: str, stage: str, stages: list[str]) -> None:
-    """Refuse anything but the next step of the promotion workflow."""
+    """Refuse anything but the next step of the promotion workflow.
+
+    A version goes to a stage only from the stage before it, and only while it is still
+    there: the version that stage holds now, not one it held once.
+    """
     if stage not in stages:
         raise RatchetError(f"unknown stage {stage!r}; the stages are {' -> '.join(stages)}")
     if version not in versions(evts):
@@ -163,15 +182,24 @@ def check_promotion(evts: list[Event], version: str, stage: str, stages: list[st
     if holder(evts, stage) == version:
         raise RatchetError(f"version {version} is already in {stage}")
     position = stages.index(stage)
-    if position == 0:
+    if position == 0 or holder(evts, stages[position - 1]) == version:
         return
     previous = stages[position - 1]
-    been = {e.version for e in stage_events(evts, previous) if e.kind == "assignment"}
-    if version not in been:
+    left = _left(evts, previous, version)
+    if left is None:
         raise RatchetError(
             f"version {version} was never in {previous}: the registry enforces the promotion "
             f"workflow ({' -> '.join(stages)}), a model can't jump straight to {stage}"
         )
+    how = (
+        f"unassigned by {left.tag}"
+        if left.kind == "unassignment"
+        else f"replaced by {left.version}, {left.tag}"
+    )
+    raise RatchetError(
+        f"version {version} is no longer in {previous} ({how}): only the version {previous} "
+        f"holds now can go to {stage}; promote {version} to {previous} again first"
+    )
 
 
 def rollback_target(evts: list[Event], stage: str) -> tuple[str, str]:
