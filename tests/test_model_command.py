@@ -82,6 +82,49 @@ def refused(result, *parts: str) -> None:
         assert part in result.stderr, result.stderr
 
 
+def test_a_second_rollback_does_not_bring_back_the_version_rolled_back_from(repo):
+    repo.assign("v1.0.0", "prod")
+    repo.assign("v1.1.0", "prod")
+
+    out = repo.ratchet("model", "rollback", "--stage", "prod").stdout
+    assert "prod: v1.1.0 -> v1.0.0 (rollback, tag churn-model#prod#3)" in out
+    before = repo.tags()
+    again = repo.ratchet("model", "rollback", "--stage", "prod", check=False)
+    refused(again, "stage 'prod'", "v1.1.0 was rolled back from by churn-model#prod#3",
+            "ratchet model promote")  # fmt: skip
+    assert repo.tags() == before  # nothing created
+    assert repo.gto_stages()["prod"] == "v1.0.0"
+
+    # The tags alone record it: the rollback's message, which gto shows as it is.
+    history = json.loads(run(["gto", "history", "churn-model", "--json"], repo.path).stdout)
+    assert any(h["message"] == "Roll back prod from v1.1.0 to v1.0.0" for h in history)
+
+
+def test_rollbacks_walk_back_past_every_version_rolled_back_from(repo):
+    for version in VERSIONS:
+        repo.assign(version, "prod")
+    steps = [repo.ratchet("model", "rollback", "--stage", "prod").stdout for _ in range(2)]
+    assert "prod: v1.2.0 -> v1.1.0" in steps[0] and "prod: v1.1.0 -> v1.0.0" in steps[1]
+    last = repo.ratchet("model", "rollback", "--stage", "prod", check=False)
+    refused(last, "no version to roll back to from v1.0.0", "v1.1.0 was rolled back from",
+            "v1.2.0 was rolled back from")  # fmt: skip
+    assert repo.gto_stages()["prod"] == "v1.0.0"
+
+
+def test_a_deliberate_promotion_returns_a_version_rolled_back_from(repo):
+    for stage in ("dev", "staging", "prod"):
+        repo.assign("v1.0.0", stage)
+    for stage in ("dev", "staging", "prod"):
+        repo.assign("v1.1.0", stage)
+    repo.ratchet("model", "rollback", "--stage", "prod")
+    out = repo.ratchet("model", "promote", "v1.1.0", "--to", "prod").stdout
+    assert "prod: v1.0.0 -> v1.1.0" in out
+    # Promoted again, it is no longer barred: the next rollback leaves it like any other.
+    out = repo.ratchet("model", "rollback", "--stage", "prod").stdout
+    assert "prod: v1.1.0 -> v1.0.0" in out
+    assert repo.gto_stages() == {"dev": "v1.1.0", "staging": "v1.1.0", "prod": "v1.0.0"}
+
+
 def test_promotion_needs_the_version_in_the_previous_stage_now(repo):
     repo.assign("v1.0.0", "dev")
     repo.assign("v1.0.0", "staging")

@@ -136,7 +136,8 @@ def _after_last_event(ctx: Context) -> None:
 def _assign(ctx: Context, version: str, stage: str, message: str) -> str:
     _after_last_event(ctx)
     before = {t.name for t in tags.list_tags(ctx.root)}
-    # force: GTO would refuse to re-assign a version a stage held before (a rollback).
+    # force: GTO would refuse to re-assign a version a stage held before (a rollback, or a
+    # deliberate return to a version rolled back from).
     gto.assign(
         str(ctx.root), ctx.artifact.name, stage, version=version, message=message, force=True
     )
@@ -159,7 +160,8 @@ def rollback(args: argparse.Namespace) -> int:
     if args.stage not in ctx.cfg.stages:
         raise RatchetError(f"unknown stage {args.stage!r}; the stages are {ctx.cfg.stages}")
     current, previous = registry.rollback_target(ctx.events, args.stage)
-    tag = _assign(ctx, previous, args.stage, f"Roll back {args.stage} from {current} to {previous}")
+    message = registry.rollback_message(args.stage, current, previous)
+    tag = _assign(ctx, previous, args.stage, message)
     print(f"{args.stage}: {current} -> {previous} (rollback, tag {tag})")
     ctx.publish(tag)
     return 0

@@ -4,6 +4,10 @@ Tags are the source of truth: `NAME@vX.Y.Z` registers a version at a commit,
 `NAME#STAGE#N` assigns a stage to the version registered at the tagged commit (N is
 GTO's per-artifact counter, so the highest N is the latest decision), `NAME#STAGE!#N`
 unassigns, `NAME@vX.Y.Z!` deregisters. Nothing here runs git; `tags.py` does.
+
+A rollback is an assignment whose annotated tag message reads
+`Roll back STAGE from vA to vB`: the version the stage held just before it (vA) was
+rolled back from, and no later rollback returns to it; only a deliberate promotion does.
 """
 
 from __future__ import annotations
@@ -26,6 +30,7 @@ _KINDS: dict[Action, Kind] = {
     Action.UNASSIGN: "unassignment",
 }
 VERSION_RE = re.compile(r"^v(\d+)\.(\d+)\.(\d+)$")
+_ROLLBACK_RE = re.compile(r"^Roll back (\S+) from (v\d+\.\d+\.\d+) to (v\d+\.\d+\.\d+)(?:\s|$)")
 
 
 @dataclass(frozen=True)
@@ -202,15 +207,58 @@ def check_promotion(evts: list[Event], version: str, stage: str, stages: list[st
     )
 
 
+def rollback_message(stage: str, current: str, target: str) -> str:
+    """The message of a rollback's assignment tag: what marks it as a rollback."""
+    return f"Roll back {stage} from {current} to {target}"
+
+
+def is_rollback(event: Event) -> bool:
+    match = _ROLLBACK_RE.match(event.message)
+    return (
+        event.kind == "assignment"
+        and match is not None
+        and (match[1], match[3]) == (event.stage, event.version)
+    )
+
+
 def rollback_target(evts: list[Event], stage: str) -> tuple[str, str]:
-    """(current, previous): the version the stage held before its current one."""
-    current = holder(evts, stage)
+    """(current, target): the version the stage goes back to on a rollback.
+
+    The target is the most recent version the stage held before its current one that
+    has not left the stage since by a rollback or an unassignment, and is still
+    registered. A deliberate promotion clears a version's rollback or unassignment.
+    """
+    current: str | None = None
+    held: list[str] = []  # versions in the order the stage was assigned to them
+    barred: dict[str, str] = {}  # version -> why a rollback must not return to it
+    for e in stage_events(evts, stage):
+        if e.kind == "unassignment":
+            barred[e.version] = f"was unassigned by {e.tag}"
+            if e.version == current:
+                current = None
+            continue
+        if is_rollback(e) and current is not None and current != e.version:
+            barred[current] = f"was rolled back from by {e.tag}"
+        barred.pop(e.version, None)
+        current = e.version
+        held.append(e.version)
     if current is None:
         raise RatchetError(f"stage {stage!r} holds no version; nothing to roll back")
     live = versions(evts)
-    order = [e.version for e in stage_events(evts, stage) if e.kind == "assignment"]
-    # Walk back past every assignment of the current version to the one before it.
-    for version in reversed(order):
-        if version != current and version in live:
+    skipped: dict[str, str] = {}
+    for version in reversed(held):
+        if version == current or version in skipped:
+            continue
+        if version in barred:
+            skipped[version] = barred[version]
+        elif version not in live:
+            skipped[version] = "is deregistered"
+        else:
             return current, version
-    raise RatchetError(f"stage {stage!r} never held another version than {current}")
+    if not skipped:
+        raise RatchetError(f"stage {stage!r} never held another version than {current}")
+    reasons = "; ".join(f"{v} {why}" for v, why in skipped.items())
+    raise RatchetError(
+        f"stage {stage!r}: no version to roll back to from {current} ({reasons}); "
+        f"a version that left {stage} returns only through `ratchet model promote`"
+    )
