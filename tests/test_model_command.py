@@ -1,6 +1,6 @@
-"""`ratchet model` stage decisions on real git tags, with no pipeline.
+"""`ratchet model` stage decisions and history on real git tags, with no pipeline.
 
-promote and rollback read only tags, params.yaml and dvc.yaml, so each test
+promote, rollback and history read only tags, params.yaml and dvc.yaml, so each test
 builds a small git repository whose past decisions are annotated tags in GTO's format,
 dated a minute apart in the past; the command under test then adds its own tag now.
 """
@@ -37,9 +37,9 @@ class Repo:
             run(["git", "add", "-A"], path)
             run(["git", "commit", "-qm", f"model {version}"], path)
             self.commits[version] = run(["git", "rev-parse", "HEAD"], path).stdout.strip()
-            self._tag(f"churn-model@{version}", self.commits[version], f"churn-model {version}")
+            self.tag(f"churn-model@{version}", self.commits[version], f"churn-model {version}")
 
-    def _tag(self, name: str, commit: str, message: str) -> None:
+    def tag(self, name: str, commit: str, message: str) -> None:
         self.decisions += 1
         when = {"GIT_COMMITTER_DATE": f"@{T0 + 60 * self.decisions} +0000"}
         run(["git", "tag", "-a", name, commit, "-m", message], self.path, env=when)
@@ -47,12 +47,12 @@ class Repo:
     def assign(self, version: str, stage: str) -> None:
         """A past promotion, as `gto assign` writes it (the next GTO counter)."""
         n = self._counter() + 1
-        self._tag(f"churn-model#{stage}#{n}", self.commits[version], f"Promote {version}")
+        self.tag(f"churn-model#{stage}#{n}", self.commits[version], f"Promote {version}")
 
     def unassign(self, version: str, stage: str) -> None:
         """A past unassignment, as `gto deprecate NAME VERSION STAGE` writes it."""
         n = self._counter() + 1
-        self._tag(f"churn-model#{stage}!#{n}", self.commits[version], f"Unassign {version}")
+        self.tag(f"churn-model#{stage}!#{n}", self.commits[version], f"Unassign {version}")
 
     def _counter(self) -> int:
         names = self.tags()
@@ -98,6 +98,8 @@ def test_a_second_rollback_does_not_bring_back_the_version_rolled_back_from(repo
     # The tags alone record it: the rollback's message, which gto shows as it is.
     history = json.loads(run(["gto", "history", "churn-model", "--json"], repo.path).stdout)
     assert any(h["message"] == "Roll back prod from v1.1.0 to v1.0.0" for h in history)
+    listed = repo.ratchet("model", "history").stdout.splitlines()
+    assert "assignment prod (rollback)" in listed[0] and "churn-model#prod#3" in listed[0]
 
 
 def test_rollbacks_walk_back_past_every_version_rolled_back_from(repo):
@@ -141,3 +143,29 @@ def test_promotion_needs_the_version_in_the_previous_stage_now(repo):
     refused(result, "no longer in staging", "replaced by v1.1.0, churn-model#staging#6")
     out = repo.ratchet("model", "promote", "v1.1.0", "--to", "prod").stdout
     assert "prod: (none) -> v1.1.0" in out
+
+
+def test_history_shows_the_named_artifact_only(repo):
+    repo.assign("v1.0.0", "dev")
+    # Another artifact in the same repository, registered at the first commit.
+    repo.tag("other-model@v3.0.0", repo.commits["v1.0.0"], "other-model v3.0.0")
+
+    other = repo.ratchet("model", "history", "other-model").stdout.splitlines()
+    assert len(other) == 1 and "other-model@v3.0.0" in other[0]
+    default = repo.ratchet("model", "history").stdout
+    assert "churn-model#dev#1" in default and "other-model" not in default
+    assert default == repo.ratchet("model", "history", "churn-model").stdout
+
+    unknown = repo.ratchet("model", "history", "no-such-model", check=False)
+    refused(unknown, "no artifact named 'no-such-model'", "churn-model, other-model")
+    assert unknown.stdout == ""
+
+
+def test_history_of_a_declared_artifact_without_tags(tmp_path):
+    path = tmp_path / "fresh"
+    path.mkdir()
+    run(["git", "init", "-q", "-b", "main"], path)
+    shutil.copy(ROOT / "params.yaml", path / "params.yaml")
+    shutil.copy(ROOT / "dvc.yaml", path / "dvc.yaml")
+    out = ratchet(path, "model", "history", "churn-model").stdout
+    assert out == "churn-model: no registry events\n"

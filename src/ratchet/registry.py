@@ -63,6 +63,16 @@ def parse_version(text: str) -> tuple[int, int, int]:
     return int(match[1]), int(match[2]), int(match[3])
 
 
+def artifacts(raw: list[RawTag]) -> list[str]:
+    """The names of the artifacts that registry tags in GTO's format speak of, sorted."""
+    names = set()
+    for tag in raw:
+        info = parse_name(tag.name, raise_on_fail=False)
+        if info and info.get("action") in _KINDS:
+            names.add(info["name"])
+    return sorted(names)
+
+
 def events(raw: list[RawTag], artifact: str) -> list[Event]:
     """The artifact's registry events, oldest first. Other tags are ignored."""
     parsed = []
