@@ -72,6 +72,10 @@ def test_promotion_workflow_rollback_and_gto_agree(repo):
     assert resolve(repo, stage="prod").version == "v1.0.0"
     remote_tags = run(["git", "ls-remote", "--tags", "origin"], repo).stdout
     assert "churn-model#prod#7" in remote_tags  # the rollback is a new, pushed tag
+    again = ratchet(repo, "model", "rollback", "--stage", "prod", "--push", check=False)
+    assert again.returncode == 2  # no ping-pong back to the version rolled back from
+    assert "v1.1.0 was rolled back from by churn-model#prod#7" in again.stderr
+    assert "#prod#8" not in run(["git", "tag", "-l"], repo).stdout
 
     shown = json.loads(run(["gto", "show", "--json"], repo).stdout)["churn-model"]
     assert shown["stage"] == {"dev": "v1.1.0", "staging": "v1.1.0", "prod": "v1.0.0"}
@@ -121,7 +125,9 @@ def test_tampered_model_in_the_cache_is_refused(repo):
         obj.write_bytes(original)
 
 
-def test_concurrent_promotion_loses_cleanly(repo, remote, tmp_path):
+def test_concurrent_rollback_loses_cleanly(repo, remote, tmp_path):
+    # v1.1.0 goes back to prod deliberately (it is still in staging), so prod can roll back.
+    ratchet(repo, "model", "promote", "v1.1.0", "--to", "prod", "--push")
     other = tmp_path / "other"
     run(["git", "clone", "-q", str(remote), str(other)], tmp_path)
     run(["git", "config", "user.email", "b@example.com"], other)
@@ -138,9 +144,11 @@ def test_concurrent_promotion_loses_cleanly(repo, remote, tmp_path):
         tags.push_tag(repo, mine)
     assert mine not in run(["git", "tag", "-l"], repo).stdout.split()  # the loser is undone
 
-    # Retrying decides on the fresh state: prod is rolled back from the other clone's choice.
-    out = ratchet(repo, "model", "rollback", "--stage", "prod", "--push").stdout
-    assert "prod: v1.1.0 -> v1.0.0" in out
+    # Retrying decides on the fresh state: the other clone already rolled prod back from
+    # v1.1.0 to v1.0.0, and a second rollback would only bring v1.1.0 back.
+    retry = ratchet(repo, "model", "rollback", "--stage", "prod", "--push", check=False)
+    assert retry.returncode == 2 and f"v1.1.0 was rolled back from by {mine}" in retry.stderr
+    assert resolve(repo, stage="prod").version == "v1.0.0"
 
 
 def test_register_refuses_a_model_that_fails_the_gate(repo):

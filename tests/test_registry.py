@@ -12,9 +12,11 @@ T0 = datetime(2026, 1, 1, tzinfo=UTC)
 STAGES = ["dev", "staging", "prod"]
 
 
-def tags(*spec: tuple[str, str]) -> list[registry.Event]:
+def tags(*spec: tuple[str, str] | tuple[str, str, str]) -> list[registry.Event]:
+    """Events from (tag, commit[, message]) in creation order, a minute apart."""
     raw = [
-        RawTag(name, commit, T0 + timedelta(minutes=i), "") for i, (name, commit) in enumerate(spec)
+        RawTag(name, commit, T0 + timedelta(minutes=i), message)
+        for i, (name, commit, message) in enumerate((*s, "")[:3] for s in spec)
     ]
     return registry.events(raw, "churn-model")
 
@@ -103,3 +105,93 @@ def test_rollback_goes_to_the_version_held_before():
     only = tags(*BASE, ("churn-model#prod#1", "c1"))
     with pytest.raises(RatchetError, match="never held another version"):
         registry.rollback_target(only, "prod")
+
+
+def rolled_back(n: int, commit: str, stage: str, current: str, target: str) -> tuple:
+    return (f"churn-model#{stage}#{n}", commit, registry.rollback_message(stage, current, target))
+
+
+THREE = (*BASE, ("churn-model@v1.2.0", "c3"))
+
+
+def test_rollback_never_returns_to_a_version_rolled_back_from():
+    evts = tags(
+        *THREE,
+        ("churn-model#prod#1", "c1"),
+        ("churn-model#prod#2", "c2"),
+        ("churn-model#prod#3", "c3"),
+        rolled_back(4, "c2", "prod", "v1.2.0", "v1.1.0"),
+    )
+    assert registry.is_rollback(evts[-1]) and not registry.is_rollback(evts[-2])
+    assert registry.rollback_target(evts, "prod") == ("v1.1.0", "v1.0.0")
+    evts = tags(
+        *THREE,
+        ("churn-model#prod#1", "c1"),
+        ("churn-model#prod#2", "c2"),
+        ("churn-model#prod#3", "c3"),
+        rolled_back(4, "c2", "prod", "v1.2.0", "v1.1.0"),
+        rolled_back(5, "c1", "prod", "v1.1.0", "v1.0.0"),
+    )
+    with pytest.raises(RatchetError) as refused:
+        registry.rollback_target(evts, "prod")
+    assert str(refused.value) == (
+        "stage 'prod': no version to roll back to from v1.0.0 (v1.1.0 was rolled back from by "
+        "churn-model#prod#5; v1.2.0 was rolled back from by churn-model#prod#4); a version "
+        "that left prod returns only through `ratchet model promote`"
+    )
+
+
+def test_promotion_clears_a_rollback_and_unassigned_or_deregistered_versions_are_skipped():
+    evts = tags(
+        *THREE,
+        ("churn-model#prod#1", "c1"),
+        ("churn-model#prod#2", "c2"),
+        rolled_back(3, "c1", "prod", "v1.1.0", "v1.0.0"),
+        ("churn-model#prod#4", "c2", "Promote v1.1.0 to prod"),  # deliberately back
+        ("churn-model#prod#5", "c3"),
+    )
+    assert registry.rollback_target(evts, "prod") == ("v1.2.0", "v1.1.0")
+    unassigned = (
+        ("churn-model#prod#1", "c1"),
+        ("churn-model#prod#2", "c2"),
+        ("churn-model#prod!#3", "c2"),
+        ("churn-model#prod#4", "c3"),
+    )
+    assert registry.rollback_target(tags(*THREE, *unassigned), "prod") == ("v1.2.0", "v1.0.0")
+    gone = tags(*THREE, *unassigned, ("churn-model@v1.0.0!", "c1"))
+    with pytest.raises(
+        RatchetError,
+        match=r"\(v1\.1\.0 was unassigned by churn-model#prod!#3; v1\.0\.0 is deregistered\)",
+    ):
+        registry.rollback_target(gone, "prod")
+
+
+def test_a_rollback_message_marks_only_the_assignment_it_describes():
+    evts = tags(
+        *BASE,
+        ("churn-model#prod#1", "c1", "Roll back staging from v1.1.0 to v1.0.0"),
+        ("churn-model#prod#2", "c2", "Roll back prod from v1.0.0 to v1.0.0"),
+        ("churn-model#prod!#3", "c2", "Roll back prod from v1.1.0 to v1.1.0"),
+    )
+    assert not any(registry.is_rollback(e) for e in evts)
+
+
+def test_promotion_needs_the_version_in_the_previous_stage_now():
+    evts = tags(
+        *THREE,
+        ("churn-model#dev#1", "c1"),
+        ("churn-model#staging#2", "c1"),
+        ("churn-model#staging!#3", "c1"),
+    )
+    with pytest.raises(RatchetError, match=r"no longer in staging \(unassigned by .*#staging!#3\)"):
+        registry.check_promotion(evts, "v1.0.0", "prod", STAGES)
+    evts = tags(
+        *THREE,
+        ("churn-model#dev#1", "c1"),
+        ("churn-model#staging#2", "c1"),
+        ("churn-model#dev#3", "c2"),
+        ("churn-model#staging#4", "c2"),
+    )
+    with pytest.raises(RatchetError, match=r"\(replaced by v1\.1\.0, churn-model#staging#4\)"):
+        registry.check_promotion(evts, "v1.0.0", "prod", STAGES)
+    registry.check_promotion(evts, "v1.1.0", "prod", STAGES)

@@ -136,7 +136,8 @@ def _after_last_event(ctx: Context) -> None:
 def _assign(ctx: Context, version: str, stage: str, message: str) -> str:
     _after_last_event(ctx)
     before = {t.name for t in tags.list_tags(ctx.root)}
-    # force: GTO would refuse to re-assign a version a stage held before (a rollback).
+    # force: GTO would refuse to re-assign a version a stage held before (a rollback, or a
+    # deliberate return to a version rolled back from).
     gto.assign(
         str(ctx.root), ctx.artifact.name, stage, version=version, message=message, force=True
     )
@@ -159,7 +160,8 @@ def rollback(args: argparse.Namespace) -> int:
     if args.stage not in ctx.cfg.stages:
         raise RatchetError(f"unknown stage {args.stage!r}; the stages are {ctx.cfg.stages}")
     current, previous = registry.rollback_target(ctx.events, args.stage)
-    tag = _assign(ctx, previous, args.stage, f"Roll back {args.stage} from {current} to {previous}")
+    message = registry.rollback_message(args.stage, current, previous)
+    tag = _assign(ctx, previous, args.stage, message)
     print(f"{args.stage}: {current} -> {previous} (rollback, tag {tag})")
     ctx.publish(tag)
     return 0
@@ -190,9 +192,25 @@ def list_versions(args: argparse.Namespace) -> int:
 
 
 def history(args: argparse.Namespace) -> int:
-    ctx = Context(args)
-    for e in reversed(ctx.events):
+    root = tags.toplevel(".")
+    raw = tags.list_tags(root)
+    name = args.name or artifact.declared(root).name
+    evts = registry.events(raw, name)
+    if not evts:
+        known = registry.artifacts(raw)
+        if name not in known:
+            try:
+                artifact.declared(root, name=name)
+            except RatchetError:
+                raise RatchetError(
+                    f"no artifact named {name!r}: no registry tag names it and dvc.yaml does "
+                    f"not declare it (artifacts with tags: {', '.join(known) or 'none'})"
+                ) from None
+        print(f"{name}: no registry events")
+    for e in reversed(evts):
         what = e.kind if e.stage is None else f"{e.kind} {e.stage}"
+        if registry.is_rollback(e):
+            what += " (rollback)"
         print(f"{e.created:%Y-%m-%d %H:%M:%S}  {e.version:<10} {what:<24} {e.tag}")
     return 0
 
@@ -296,8 +314,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     b.add_argument("--push", action="store_true")
 
     action("list", list_versions, "versions, their stages and headline metrics")
-    h = action("history", history, "every registry event, newest first")
-    h.add_argument("name", nargs="?", help="artifact (default: the one in dvc.yaml)")
+    h = action("history", history, "an artifact's registry events, newest first")
+    h.add_argument("name", nargs="?", help="artifact (default: the model in dvc.yaml)")
 
     c = action("card", card, "the model card of a version, as Markdown")
     c.add_argument("version")

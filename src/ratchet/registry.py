@@ -4,6 +4,10 @@ Tags are the source of truth: `NAME@vX.Y.Z` registers a version at a commit,
 `NAME#STAGE#N` assigns a stage to the version registered at the tagged commit (N is
 GTO's per-artifact counter, so the highest N is the latest decision), `NAME#STAGE!#N`
 unassigns, `NAME@vX.Y.Z!` deregisters. Nothing here runs git; `tags.py` does.
+
+A rollback is an assignment whose annotated tag message reads
+`Roll back STAGE from vA to vB`: the version the stage held just before it (vA) was
+rolled back from, and no later rollback returns to it; only a deliberate promotion does.
 """
 
 from __future__ import annotations
@@ -26,6 +30,7 @@ _KINDS: dict[Action, Kind] = {
     Action.UNASSIGN: "unassignment",
 }
 VERSION_RE = re.compile(r"^v(\d+)\.(\d+)\.(\d+)$")
+_ROLLBACK_RE = re.compile(r"^Roll back (\S+) from (v\d+\.\d+\.\d+) to (v\d+\.\d+\.\d+)(?:\s|$)")
 
 
 @dataclass(frozen=True)
@@ -56,6 +61,16 @@ def parse_version(text: str) -> tuple[int, int, int]:
     if not match:
         raise RatchetError(f"version {text!r}: expected vMAJOR.MINOR.PATCH, e.g. v1.2.0")
     return int(match[1]), int(match[2]), int(match[3])
+
+
+def artifacts(raw: list[RawTag]) -> list[str]:
+    """The names of the artifacts that registry tags in GTO's format speak of, sorted."""
+    names = set()
+    for tag in raw:
+        info = parse_name(tag.name, raise_on_fail=False)
+        if info and info.get("action") in _KINDS:
+            names.add(info["name"])
+    return sorted(names)
 
 
 def events(raw: list[RawTag], artifact: str) -> list[Event]:
@@ -153,8 +168,27 @@ def next_version(evts: list[Event], bump: str | None, explicit: str | None) -> s
     return f"v{major}.{minor + 1}.0"
 
 
+def _left(evts: list[Event], stage: str, version: str) -> Event | None:
+    """What ended the version's latest spell in the stage (None: never there, or still is)."""
+    current: str | None = None
+    left: Event | None = None
+    for e in stage_events(evts, stage):
+        before = current
+        if e.kind == "assignment":
+            current = e.version
+        elif e.version == current:
+            current = None
+        if before == version and current != version:
+            left = e
+    return left
+
+
 def check_promotion(evts: list[Event], version: str, stage: str, stages: list[str]) -> None:
-    """Refuse anything but the next step of the promotion workflow."""
+    """Refuse anything but the next step of the promotion workflow.
+
+    A version goes to a stage only from the stage before it, and only while it is still
+    there: the version that stage holds now, not one it held once.
+    """
     if stage not in stages:
         raise RatchetError(f"unknown stage {stage!r}; the stages are {' -> '.join(stages)}")
     if version not in versions(evts):
@@ -163,26 +197,78 @@ def check_promotion(evts: list[Event], version: str, stage: str, stages: list[st
     if holder(evts, stage) == version:
         raise RatchetError(f"version {version} is already in {stage}")
     position = stages.index(stage)
-    if position == 0:
+    if position == 0 or holder(evts, stages[position - 1]) == version:
         return
     previous = stages[position - 1]
-    been = {e.version for e in stage_events(evts, previous) if e.kind == "assignment"}
-    if version not in been:
+    left = _left(evts, previous, version)
+    if left is None:
         raise RatchetError(
             f"version {version} was never in {previous}: the registry enforces the promotion "
             f"workflow ({' -> '.join(stages)}), a model can't jump straight to {stage}"
         )
+    how = (
+        f"unassigned by {left.tag}"
+        if left.kind == "unassignment"
+        else f"replaced by {left.version}, {left.tag}"
+    )
+    raise RatchetError(
+        f"version {version} is no longer in {previous} ({how}): only the version {previous} "
+        f"holds now can go to {stage}; promote {version} to {previous} again first"
+    )
+
+
+def rollback_message(stage: str, current: str, target: str) -> str:
+    """The message of a rollback's assignment tag: what marks it as a rollback."""
+    return f"Roll back {stage} from {current} to {target}"
+
+
+def is_rollback(event: Event) -> bool:
+    match = _ROLLBACK_RE.match(event.message)
+    return (
+        event.kind == "assignment"
+        and match is not None
+        and (match[1], match[3]) == (event.stage, event.version)
+    )
 
 
 def rollback_target(evts: list[Event], stage: str) -> tuple[str, str]:
-    """(current, previous): the version the stage held before its current one."""
-    current = holder(evts, stage)
+    """(current, target): the version the stage goes back to on a rollback.
+
+    The target is the most recent version the stage held before its current one that
+    has not left the stage since by a rollback or an unassignment, and is still
+    registered. A deliberate promotion clears a version's rollback or unassignment.
+    """
+    current: str | None = None
+    held: list[str] = []  # versions in the order the stage was assigned to them
+    barred: dict[str, str] = {}  # version -> why a rollback must not return to it
+    for e in stage_events(evts, stage):
+        if e.kind == "unassignment":
+            barred[e.version] = f"was unassigned by {e.tag}"
+            if e.version == current:
+                current = None
+            continue
+        if is_rollback(e) and current is not None and current != e.version:
+            barred[current] = f"was rolled back from by {e.tag}"
+        barred.pop(e.version, None)
+        current = e.version
+        held.append(e.version)
     if current is None:
         raise RatchetError(f"stage {stage!r} holds no version; nothing to roll back")
     live = versions(evts)
-    order = [e.version for e in stage_events(evts, stage) if e.kind == "assignment"]
-    # Walk back past every assignment of the current version to the one before it.
-    for version in reversed(order):
-        if version != current and version in live:
+    skipped: dict[str, str] = {}
+    for version in reversed(held):
+        if version == current or version in skipped:
+            continue
+        if version in barred:
+            skipped[version] = barred[version]
+        elif version not in live:
+            skipped[version] = "is deregistered"
+        else:
             return current, version
-    raise RatchetError(f"stage {stage!r} never held another version than {current}")
+    if not skipped:
+        raise RatchetError(f"stage {stage!r} never held another version than {current}")
+    reasons = "; ".join(f"{v} {why}" for v, why in skipped.items())
+    raise RatchetError(
+        f"stage {stage!r}: no version to roll back to from {current} ({reasons}); "
+        f"a version that left {stage} returns only through `ratchet model promote`"
+    )
