@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from ratchet import features, io, loading, model, monitor, params, schema, tags, validate
+from ratchet import contract, features, io, loading, model, monitor, params, schema, tags, validate
 from ratchet.errors import RatchetError
 from ratchet.params import MonitorParams
 from ratchet.rawdata import read_raw
@@ -63,18 +63,23 @@ def scored(batch: monitor.Batch, pipeline) -> monitor.Batch:
 
 
 def run(args: argparse.Namespace, p: MonitorParams) -> dict:
-    current = load_batch(args.current)
-    pipeline = None
-    if args.reference:
-        reference = load_batch(args.reference)
-        if args.model:
-            pipeline = model.load(args.model)
-    else:
+    pipeline = ref = None
+    if not args.reference:
         root = tags.toplevel(".")
         pipeline, ref = loading.load_with_ref(stage=args.stage, repo=root)
-        reference = reference_at(ref, root)
-        if args.model:
-            pipeline = model.load(args.model)
+    if args.model:
+        pipeline = model.load(args.model)
+    # Batches are read, checked and featurized by the contract the model was trained with.
+    with contract.use(model.contract_for(pipeline) if pipeline is not None else contract.current()):
+        return _report(args, p, pipeline, ref)
+
+
+def _report(args: argparse.Namespace, p: MonitorParams, pipeline, ref) -> dict:
+    current = load_batch(args.current)
+    if args.reference:
+        reference = load_batch(args.reference)
+    else:
+        reference = reference_at(ref, tags.toplevel("."))
     reference = monitor.sample(reference, p.reference_rows, p.seed)
     current = monitor.sample(current, p.current_rows, p.seed)
     if pipeline is not None:
