@@ -8,12 +8,9 @@ summary to --output-dir.
 from __future__ import annotations
 
 import argparse
-import io as _io
 import os
 import sys
 from pathlib import Path
-
-import pandas as pd
 
 from ratchet import contract, features, io, loading, model, monitor, params, schema, tags, validate
 from ratchet.errors import RatchetError
@@ -40,19 +37,11 @@ def load_batch(path: str | os.PathLike) -> monitor.Batch:
 
 def reference_at(ref: loading.ModelRef, repo: Path) -> monitor.Batch:
     """The training split of the version's commit, read through DVC."""
-    import dvc.api
-
-    try:
-        with dvc.api.open(TRAIN_FEATURES, repo=str(repo), rev=ref.commit, mode="rb") as fh:
-            train = pd.read_parquet(_io.BytesIO(fh.read()))
-    except Exception as exc:
-        raise RatchetError(
-            f"{TRAIN_FEATURES} at {ref.commit[:12]} ({ref.name} {ref.version}): cannot fetch "
-            f"from the DVC cache or remote ({type(exc).__name__})"
-        ) from None
+    train = loading.table_at(repo, ref, TRAIN_FEATURES)
     labels = train.get(schema.TARGET)
     return monitor.Batch(
-        train.drop(columns=[schema.ID, schema.TARGET], errors="ignore"), labels=labels
+        train.drop(columns=[c for c in (schema.ID, schema.TARGET) if c], errors="ignore"),
+        labels=labels,
     )
 
 
