@@ -229,3 +229,39 @@ def test_sweep_steps_are_documented_make_targets_and_the_matrix_runs_locally():
     ]
     bad = run(["make", "-s", "exp-matrix"], ROOT, check=False, env={"GRID": "train.x=1;id"})
     assert bad.returncode != 0 and "not a plain value" in bad.stderr
+
+
+def run_step(script: str, tmp_path, env: dict[str, str]):
+    """A `run:` script as a Linux runner runs it (`bash -e {0}`); returns what it output."""
+    output = tmp_path / "github_output"
+    output.write_text("")
+    result = run(
+        ["bash", "-e", "-c", script], ROOT, check=False, env={**env, "GITHUB_OUTPUT": str(output)}
+    )
+    return result, output.read_text()
+
+
+# echo "x=$(cmd)" succeeds whatever cmd does: assign first (x=$(cmd) fails the step), then echo.
+HIDDEN_FAILURE = re.compile(r"^\s*(?:echo|printf)\b.*(?:\$\(|`)")
+
+
+def test_no_step_hides_a_command_failure_inside_echo():
+    for path in WORKFLOWS:
+        for job in load(path)["jobs"].values():
+            for step in job["steps"]:
+                for line in step.get("run", "").splitlines():
+                    assert not HIDDEN_FAILURE.search(line), (path.name, step.get("name"), line)
+
+
+def test_sweep_grid_step_fails_on_a_bad_grid_and_outputs_a_good_one(sweep_workflow, tmp_path):
+    (step,) = [s for s in sweep_workflow["jobs"]["grid"]["steps"] if s.get("id") == "matrix"]
+    env = {"PREFIX": "sweep-1-1"}
+    bad, written = run_step(step["run"], tmp_path, {**env, "GRID": "train.no_such_knob=1,2"})
+    assert bad.returncode != 0
+    assert "train.no_such_knob" in bad.stderr
+    assert written == ""  # no empty matrix for the next job to choke on
+    good, written = run_step(step["run"], tmp_path, {**env, "GRID": "train.max_depth=3,6"})
+    assert good.returncode == 0, good.stderr
+    name, _, matrix = written.rstrip("\n").partition("=")
+    assert name == "matrix" and "\n" not in matrix
+    assert [e["name"] for e in json.loads(matrix)["include"]] == ["sweep-1-1-1", "sweep-1-1-2"]
