@@ -265,3 +265,83 @@ def test_sweep_grid_step_fails_on_a_bad_grid_and_outputs_a_good_one(sweep_workfl
     name, _, matrix = written.rstrip("\n").partition("=")
     assert name == "matrix" and "\n" not in matrix
     assert [e["name"] for e in json.loads(matrix)["include"]] == ["sweep-1-1-1", "sweep-1-1-2"]
+
+
+def expression(text: str, context: dict):
+    """Evaluate the small subset of GitHub expressions the workflows use in `concurrency`."""
+    tokens = re.findall(r"'[^']*'|==|&&|\|\||[\w.-]+", text)
+
+    def value(token: str):
+        if token.startswith("'"):
+            return token[1:-1]
+        node = context
+        for part in token.split("."):
+            node = node.get(part) if isinstance(node, dict) else None
+        return node
+
+    def parse(ops: tuple[str, ...], items: list[str]):
+        if not ops:
+            (token,) = items
+            return value(token)
+        op, rest = ops[0], ops[1:]
+        parts, current = [], []
+        for token in items:
+            if token == op:
+                parts.append(current)
+                current = []
+            else:
+                current.append(token)
+        values = [parse(rest, part) for part in [*parts, current]]
+        result = values[0]
+        for other in values[1:]:
+            if op == "||":
+                result = result or other
+            elif op == "&&":
+                result = result and other
+            else:
+                result = result == other
+        return result
+
+    return parse(("||", "&&", "=="), tokens)
+
+
+def interpolate(text, context: dict) -> str:
+    """A workflow value with each `${{ }}` replaced as GitHub renders it."""
+
+    def render(result) -> str:
+        if isinstance(result, bool):
+            return str(result).lower()
+        return "" if result is None else str(result)
+
+    if not isinstance(text, str):
+        return render(text)
+    return re.sub(r"\$\{\{(.*?)\}\}", lambda m: render(expression(m.group(1), context)), text)
+
+
+def test_pipeline_cancels_superseded_pull_request_runs_but_never_a_push_to_main(workflow):
+    concurrency = workflow["concurrency"]
+
+    def pull_request(number: int, sha: str) -> dict:
+        return {"github": {"workflow": "pipeline", "event_name": "pull_request", "sha": sha,
+                           "ref": f"refs/pull/{number}/merge",
+                           "event": {"pull_request": {"number": number}}}}  # fmt: skip
+
+    def push(sha: str) -> dict:
+        return {"github": {"workflow": "pipeline", "event_name": "push", "sha": sha,
+                           "ref": "refs/heads/main", "event": {}}}  # fmt: skip
+
+    def group(ctx: dict) -> str:
+        return interpolate(concurrency["group"], ctx)
+
+    def cancels(ctx: dict) -> str:
+        return interpolate(concurrency["cancel-in-progress"], ctx)
+
+    # A new push to a pull request replaces the run of its previous head...
+    assert group(pull_request(7, "a" * 40)) == group(pull_request(7, "b" * 40))
+    assert cancels(pull_request(7, "b" * 40)) == "true"
+    assert group(pull_request(7, "a" * 40)) != group(pull_request(8, "a" * 40))
+    # ...but each push to main runs to the end (its `dvc push`), in a group of its own:
+    # a shared group would still let a third push cancel a second one that is pending.
+    assert cancels(push("c" * 40)) == "false"
+    assert group(push("c" * 40)) != group(push("d" * 40))
+    assert group(push("c" * 40)) != group(pull_request(7, "c" * 40))
