@@ -10,6 +10,12 @@ VENV := .venv
 # uv from PATH if present, else a private copy bootstrapped with pip into .uv/.
 UV ?= $(shell command -v uv 2>/dev/null || echo .uv/bin/uv)
 
+# User values (TAG, VERSION, BASE, GRID, ...) are text, never code. A value given on the
+# command line is kept as typed (make expands nothing in it) and exported like one from the
+# environment; recipes read every such value from the environment ("$${TAG}"), so no value
+# is pasted into a shell line. A tag name may hold backticks or $(...).
+$(foreach v,$(.VARIABLES),$(if $(filter command line,$(origin $(v))),$(eval override $(v) := $$(value $(v)))$(eval export $(v))))
+
 # Pipeline commands (ratchet, dvc) come from the project's environment.
 export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 export VIRTUAL_ENV := $(CURDIR)/$(VENV)
@@ -33,6 +39,7 @@ GRID ?=
 # `make exps`: sort the table by this metric, best first.
 SORT ?= roc_auc
 ORDER ?= desc
+export BASE MODEL_FILE JOBS GRID SORT ORDER
 
 .PHONY: help setup repro pull push pr-report gate pr-comment model-check model-smoke model-shadow model-release serve image image-push monitor-batch drift drift-issue retrain-pr refresh-data sweep exps exp-best exp-matrix exp-run exp-pull exp-report exp-push bench test lint format clean
 
@@ -63,10 +70,10 @@ push: setup ## Send data and models to the DVC remote, if one is configured
 	else echo "push: no default DVC remote; nothing to push"; fi
 
 pr-report: repro ## Report this change vs BASE (default origin/main) in reports/pr/
-	ratchet report --base $(BASE) --output $(REPORT_DIR)/report.md --summary $(REPORT_DIR)/summary.md
+	ratchet report --base "$${BASE}" --output $(REPORT_DIR)/report.md --summary $(REPORT_DIR)/summary.md
 
-gate: repro ## Pass or fail this change under BASE's gate rules (exit 1 on a regression)
-	ratchet gate --base $(BASE)
+gate: repro ## Pass or fail this change under BASE's gate rules (fails: exit 2, as any make error)
+	ratchet gate --base "$${BASE}"
 
 # CI only: needs CML (npm install -g @dvcorg/cml) and REPO_TOKEN. The report embeds the
 # plots only when params report.publish_images is true; CML uploads what it embeds.
@@ -75,29 +82,30 @@ pr-comment: ## Post or update the one sticky PR comment (CML) with reports/pr/re
 
 # Model registry (see README "Model versions"). TAG is a registry tag, VERSION vX.Y.Z.
 model-check: setup ## Check that TAG is a valid GTO registry tag and say what it means
-	gto check-ref "$(TAG)"
-	ratchet model tag-info "$(TAG)"
+	gto check-ref "$${TAG}"
+	ratchet model tag-info "$${TAG}"
 
 model-smoke: setup ## Load VERSION from the registry and score fresh sample rows with it
-	ratchet model smoke --version "$(VERSION)"
+	ratchet model smoke --version "$${VERSION}"
 
 SHADOW_DIR := reports/shadow
 BASELINE ?= prod
 INPUT ?=
 SUMMARY ?=
+export BASELINE INPUT SUMMARY
 model-shadow: setup ## Compare VERSION with BASELINE (default prod) on INPUT (default: fresh sample rows); SUMMARY=FILE appends the report
 	@mkdir -p $(SHADOW_DIR)
-	$(if $(INPUT),,ratchet sample --rows 5000 --seed $$(date +%s) --output $(SHADOW_DIR)/batch.parquet)
-	ratchet shadow --candidate "$(VERSION)" --baseline "$(BASELINE)" \
-		--input "$(or $(INPUT),$(SHADOW_DIR)/batch.parquet)" \
+	if [ -z "$${INPUT}" ]; then ratchet sample --rows 5000 --seed $$(date +%s) --output $(SHADOW_DIR)/batch.parquet; fi
+	ratchet shadow --candidate "$${VERSION}" --baseline "$${BASELINE}" \
+		--input "$${INPUT:-$(SHADOW_DIR)/batch.parquet}" \
 		--output $(SHADOW_DIR)/shadow.md --json $(SHADOW_DIR)/shadow.json
-	$(if $(SUMMARY),cat $(SHADOW_DIR)/shadow.md >> "$(SUMMARY)")
+	if [ -n "$${SUMMARY}" ]; then cat $(SHADOW_DIR)/shadow.md >> "$${SUMMARY}"; fi
 
 # CI only: needs the GitHub CLI (gh) and GH_TOKEN.
 model-release: setup ## Publish a GitHub release for TAG with VERSION's model card
-	ratchet model card "$(VERSION)" -o reports/model-card.md
-	gh release create "$(TAG)" --verify-tag --title "$(TAG)" --notes-file reports/model-card.md \
-		$(if $(wildcard $(MODEL_FILE)),"$(MODEL_FILE)")
+	ratchet model card "$${VERSION}" -o reports/model-card.md
+	files=(); if [ -f "$${MODEL_FILE}" ]; then files=("$${MODEL_FILE}"); fi; \
+	gh release create "$${TAG}" --verify-tag --title "$${TAG}" --notes-file reports/model-card.md "$${files[@]}"
 
 # Serving (see README "Serving"). STAGE or VERSION pick the model; values are read from
 # the environment in the recipes, never pasted into them as make text.
@@ -122,11 +130,12 @@ image-push: ## Log in to IMAGE's registry with GH_TOKEN and push IMAGE:VERSION a
 # Monitoring and retraining (see README "Monitoring and retraining").
 DRIFT_DIR := reports/drift
 monitor-batch: setup ## Demo: write a sample batch to params monitor.current (DRIFT=1: shifted)
-	ratchet sample --rows 5000 --seed $${SEED:-7} $(if $(filter 1,$(DRIFT)),--drift) \
-		--output "$$(python -c 'import yaml; print(yaml.safe_load(open("params.yaml"))["monitor"]["current"])')"
+	@set -e; current=$$(python -c 'import yaml; print(yaml.safe_load(open("params.yaml"))["monitor"]["current"])'); \
+	drift=(); if [ "$${DRIFT:-}" = 1 ]; then drift=(--drift); fi; \
+	set -x; ratchet sample --rows 5000 --seed "$${SEED:-7}" "$${drift[@]}" --output "$$current"
 
 drift: setup ## Drift report of params monitor.current vs the prod model's training data (exit 1: drift)
-	ratchet drift --stage $${STAGE:-prod} --output-dir $(DRIFT_DIR) --summary-md $(DRIFT_DIR)/summary.md
+	ratchet drift --stage "$${STAGE:-prod}" --output-dir $(DRIFT_DIR) --summary-md $(DRIFT_DIR)/summary.md
 
 # CI only: need the GitHub CLI (gh) and GH_TOKEN.
 drift-issue: ## Open, or comment on, the one open "drift" issue with the drift summary
@@ -147,13 +156,13 @@ refresh-data: setup ## Refresh imported data (dvc update of every import); the s
 	if [ -n "$$imports" ]; then dvc update $$imports; else echo "refresh-data: no DVC imports to update"; fi
 
 sweep: setup ## Queue the sweep grids (params.yaml or GRID=...), run them JOBS at a time, rank them
-	set -o pipefail; ratchet exp grid --format dvc $(GRID) | \
+	set -f -o pipefail; ratchet exp grid --format dvc $${GRID} | \
 		while read -r args; do dvc exp run --queue $$args || exit 1; done
-	dvc exp run --run-all --jobs $(JOBS)
+	dvc exp run --run-all --jobs "$${JOBS}"
 	ratchet exp best
 
 exps: setup ## Table of this commit's experiments: what differs, sorted by SORT (default roc_auc)
-	dvc exp show --only-changed --sort-by $(SORT) --sort-order $(ORDER) --drop 'Created|State|Executor|train_.*|features|models/.*|data/.*'
+	dvc exp show --only-changed --sort-by "$${SORT}" --sort-order "$${ORDER}" --drop 'Created|State|Executor|train_.*|features|models/.*|data/.*'
 
 exp-best: setup ## Rank this commit's experiments under the gate's rules (exit 1 if one failed)
 	ratchet exp best
@@ -183,8 +192,10 @@ exp-push: setup ## Push experiment EXP to the git remote (and its outputs, if a 
 # The committed page: make bench BENCH_ROWS='10000 100000 1000000'; HUGE=1 adds 10M rows.
 BENCH_ROWS ?= 10000 100000
 BENCH_REPEATS ?= 3
+export BENCH_ROWS BENCH_REPEATS
 bench: setup ## Benchmarks: pipeline vs bare script, no-op repro, validate/score/drift (BENCH_ROWS, HUGE=1)
-	python -m benchmarks --rows $(BENCH_ROWS) --repeats $(BENCH_REPEATS) $(if $(filter 1,$(HUGE)),--huge)
+	set -f; huge=(); if [ "$${HUGE:-}" = 1 ]; then huge=(--huge); fi; \
+	python -m benchmarks --rows $${BENCH_ROWS} --repeats "$${BENCH_REPEATS}" "$${huge[@]}"
 
 test: setup ## Set up, then run the test suite
 	pytest

@@ -1,0 +1,86 @@
+"""The Makefile: user values reach recipes as text, and the CI-only recipes behave."""
+
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+
+import pytest
+
+from conftest import ROOT, run
+
+# Each part would run a command if pasted into a recipe: backticks and $(...) in the
+# shell, $(shell ...) in make itself (also when make exports a command-line variable).
+PAYLOAD = "v1`touch {dir}/backtick`$(touch {dir}/subshell)$(shell touch {dir}/make)"
+
+# Every recipe that reads a value a user or a workflow passes in, and that value's name.
+USER_VALUES = [
+    ("pr-report", "BASE"),
+    ("gate", "BASE"),
+    ("model-check", "TAG"),
+    ("model-smoke", "VERSION"),
+    ("model-shadow", "VERSION"),
+    ("model-shadow", "BASELINE"),
+    ("model-shadow", "INPUT"),
+    ("model-shadow", "SUMMARY"),
+    ("model-release", "TAG"),
+    ("model-release", "VERSION"),
+    ("model-release", "MODEL_FILE"),
+    ("serve", "VERSION"),
+    ("serve", "STAGE"),
+    ("monitor-batch", "SEED"),
+    ("monitor-batch", "DRIFT"),
+    ("drift", "STAGE"),
+    ("sweep", "GRID"),
+    ("sweep", "JOBS"),
+    ("exps", "SORT"),
+    ("exps", "ORDER"),
+    ("exp-run", "EXP"),
+    ("exp-run", "PARAMS"),
+    ("bench", "BENCH_ROWS"),
+    ("bench", "BENCH_REPEATS"),
+    ("bench", "HUGE"),
+]
+
+
+def make(cwd: Path, *args: str, env: dict[str, str] | None = None):
+    return run(["make", *args], cwd, check=False, env=env or {})
+
+
+@pytest.mark.parametrize("how", ["command line", "environment"])
+@pytest.mark.parametrize(("target", "name"), USER_VALUES)
+def test_recipes_read_user_values_from_the_environment(tmp_path, target, name, how):
+    payload = PAYLOAD.format(dir=tmp_path)
+    if how == "command line":
+        dry = make(ROOT, "-n", target, f"{name}={payload}")
+    else:
+        dry = make(ROOT, "-n", target, env={name: payload})
+    assert dry.returncode == 0, dry.stderr
+    # The recipe names the variable; the value itself is never part of the shell text.
+    assert "touch" not in dry.stdout, dry.stdout
+    assert list(tmp_path.iterdir()) == []
+
+
+def makefile_copy(dest: Path) -> Path:
+    """A git repository with this Makefile and the project's environment (linked)."""
+    dest.mkdir()
+    for name in ("Makefile", "pyproject.toml", "uv.lock", "params.yaml", "dvc.yaml"):
+        shutil.copy2(ROOT / name, dest / name)  # mtimes kept: `make setup` is up to date
+    for name in (".venv", ".uv"):
+        if (ROOT / name).exists():
+            os.symlink(ROOT / name, dest / name)
+    run(["git", "init", "-q", "-b", "main"], dest)
+    run(["git", "config", "user.email", "ci@example.com"], dest)
+    run(["git", "config", "user.name", "Ratchet CI"], dest)
+    return dest
+
+
+@pytest.mark.parametrize(("target", "name"), [("model-check", "TAG"), ("model-smoke", "VERSION")])
+def test_a_hostile_tag_runs_nothing(tmp_path, target, name):
+    repo = makefile_copy(tmp_path / "repo")
+    payload = PAYLOAD.format(dir=tmp_path)
+    result = make(repo, target, f"{name}={payload}")
+    assert result.returncode != 0  # not a registry tag or version; nothing else happened
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["repo"]
+    assert "$(shell touch" in result.stderr  # the value arrived whole, as text
