@@ -134,12 +134,18 @@ monitor-batch: setup ## Demo: write a sample batch to params monitor.current (DR
 	drift=(); if [ "$${DRIFT:-}" = 1 ]; then drift=(--drift); fi; \
 	set -x; ratchet sample --rows 5000 --seed "$${SEED:-7}" "$${drift[@]}" --output "$$current"
 
-drift: setup ## Drift report of params monitor.current vs the prod model's training data (exit 1: drift)
+drift: setup ## Drift report of params monitor.current vs the prod model's training data (fails on drift)
 	ratchet drift --stage "$${STAGE:-prod}" --output-dir $(DRIFT_DIR) --summary-md $(DRIFT_DIR)/summary.md
 
-# CI only: need the GitHub CLI (gh) and GH_TOKEN.
-drift-issue: ## Open, or comment on, the one open "drift" issue with the drift summary
-	@number=$$(gh issue list --label drift --state open --json number --jq '.[0].number'); \
+# CI only: need the GitHub CLI (gh) and GH_TOKEN. A repository without the "drift" label
+# gets it first (an issue cannot be created with a label that does not exist); a failing
+# gh call stops the recipe rather than passing on an empty answer.
+drift-issue: ## Open, or comment on, the one open "drift" issue with the drift summary (creates the label)
+	@set -euo pipefail; \
+	labels=$$(gh label list --search drift --json name --jq '.[].name'); \
+	if ! grep -qx drift <<< "$$labels"; then \
+		gh label create drift --color D93F0B --description "Data drift found by the monitor workflow"; fi; \
+	number=$$(gh issue list --label drift --state open --json number --jq '.[0].number'); \
 	if [ -n "$$number" ]; then gh issue comment "$$number" --body-file $(DRIFT_DIR)/summary.md; \
 	else gh issue create --title "Data drift detected" --label drift --body-file $(DRIFT_DIR)/summary.md; fi
 
@@ -164,7 +170,7 @@ sweep: setup ## Queue the sweep grids (params.yaml or GRID=...), run them JOBS a
 exps: setup ## Table of this commit's experiments: what differs, sorted by SORT (default roc_auc)
 	dvc exp show --only-changed --sort-by "$${SORT}" --sort-order "$${ORDER}" --drop 'Created|State|Executor|train_.*|features|models/.*|data/.*'
 
-exp-best: setup ## Rank this commit's experiments under the gate's rules (exit 1 if one failed)
+exp-best: setup ## Rank this commit's experiments under the gate's rules (fails if one failed)
 	ratchet exp best
 
 # The sweep workflow's steps. Values arrive as environment variables, never as make text:

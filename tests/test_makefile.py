@@ -84,3 +84,15 @@ def test_a_hostile_tag_runs_nothing(tmp_path, target, name):
     assert result.returncode != 0  # not a registry tag or version; nothing else happened
     assert sorted(p.name for p in tmp_path.iterdir()) == ["repo"]
     assert "$(shell touch" in result.stderr  # the value arrived whole, as text
+
+
+def test_drift_issue_creates_its_label_when_missing():
+    # gh needs GitHub; the recipe is checked as make would run it.
+    dry = make(ROOT, "-n", "drift-issue").stdout
+    assert "set -euo pipefail" in dry
+    assert "gh label create drift" in dry
+    assert (
+        dry.index("gh label list")
+        < dry.index("gh label create drift")
+        < dry.index("gh issue create")
+    )
