@@ -41,7 +41,7 @@ SORT ?= roc_auc
 ORDER ?= desc
 export BASE MODEL_FILE JOBS GRID SORT ORDER
 
-.PHONY: help setup repro pull push pr-report gate pr-comment model-check model-smoke model-shadow model-release serve image image-push monitor-batch drift drift-issue retrain-pr refresh-data sweep exps exp-best exp-matrix exp-run exp-pull exp-report exp-push bench test lint format clean
+.PHONY: help setup repro pull push pr-report gate pr-comment model-check model-smoke model-shadow model-release serve image image-push monitor-batch drift drift-issue retrain-branch retrain-pr refresh-data sweep exps exp-best exp-matrix exp-run exp-pull exp-report exp-push bench test lint format clean
 
 help: ## Show this help
 	@grep -hE '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | \
@@ -149,13 +149,30 @@ drift-issue: ## Open, or comment on, the one open "drift" issue with the drift s
 	if [ -n "$$number" ]; then gh issue comment "$$number" --body-file $(DRIFT_DIR)/summary.md; \
 	else gh issue create --title "Data drift detected" --label drift --body-file $(DRIFT_DIR)/summary.md; fi
 
-retrain-pr: ## Commit the retrained pipeline results on a branch and open a pull request
-	@if git diff --quiet -- dvc.lock metrics; then echo "retrain: results unchanged, no pull request"; exit 0; fi; \
+# The retraining workflow's steps: commit the new results on a branch, report and gate them
+# against the commit they branched from (make pr-report gate BASE=...), then open the pull
+# request with the report as its description.
+retrain-branch: ## CI: commit the retrained results on a new branch retrain/DATE (none if unchanged)
+	@set -euo pipefail; \
+	if git diff --quiet; then echo "retrain: results unchanged, no pull request"; exit 0; fi; \
 	branch="retrain/$$(date -u +%Y%m%d-%H%M%S)"; \
-	git switch -c "$$branch" && git add dvc.lock metrics reports params.yaml && \
-	git commit -m "Retrain on refreshed data" && \
-	git push "https://x-access-token:$${GH_TOKEN}@github.com/$${GITHUB_REPOSITORY}.git" "$$branch" && \
-	gh pr create --head "$$branch" --title "Retrain on refreshed data" --body-file reports/pr/report.md
+	git switch -c "$$branch"; git add --update; git commit -q -m "Retrain on refreshed data"; \
+	echo "retrain: committed the new results on $$branch"
+
+# CI only: needs the GitHub CLI (gh), GH_TOKEN and GITHUB_REPOSITORY. GATE is make gate's
+# verdict: when it is fail, the pull request is still opened, its title marked.
+retrain-pr: ## CI: push the retrain/ branch and open its pull request (GATE=pass|fail, BASE_BRANCH)
+	@set -euo pipefail; \
+	branch=$$(git branch --show-current); \
+	case "$$branch" in retrain/*) ;; \
+		*) echo "retrain-pr: on '$$branch', not a retrain/ branch (make retrain-branch)" >&2; exit 1 ;; esac; \
+	case "$${GATE:-}" in \
+		pass) title="Retrain on refreshed data" ;; \
+		fail) title="[gate fails] Retrain on refreshed data" ;; \
+		*) echo "retrain-pr: set GATE to pass or fail (the result of make gate)" >&2; exit 1 ;; esac; \
+	base=(); if [ -n "$${BASE_BRANCH:-}" ]; then base=(--base "$${BASE_BRANCH}"); fi; \
+	git push "https://x-access-token:$${GH_TOKEN}@github.com/$${GITHUB_REPOSITORY}.git" "$$branch"; \
+	gh pr create "$${base[@]}" --head "$$branch" --title "$$title" --body-file $(REPORT_DIR)/report.md
 
 refresh-data: setup ## Refresh imported data (dvc update of every import); the sample needs none
 	@imports=$$(git ls-files '*.dvc' | xargs -r grep -l '^deps:' || true); \

@@ -96,3 +96,49 @@ def test_drift_issue_creates_its_label_when_missing():
         < dry.index("gh label create drift")
         < dry.index("gh issue create")
     )
+
+
+@pytest.fixture
+def results_repo(tmp_path) -> Path:
+    """A Makefile copy with committed pipeline results (dvc.lock, metrics)."""
+    repo = makefile_copy(tmp_path / "repo")
+    (repo / "metrics").mkdir()
+    (repo / "dvc.lock").write_text("schema: '2.0'\n")
+    (repo / "metrics" / "m.json").write_text('{"roc_auc": 0.8}\n')
+    run(["git", "add", "-A"], repo)
+    run(["git", "commit", "-qm", "pipeline"], repo)
+    return repo
+
+
+def current_branch(repo: Path) -> str:
+    return run(["git", "branch", "--show-current"], repo).stdout.strip()
+
+
+def test_retrain_branch_commits_new_results_on_their_own_branch(results_repo):
+    repo = results_repo
+    unchanged = make(repo, "retrain-branch")
+    assert unchanged.returncode == 0, unchanged.stderr
+    assert "unchanged" in unchanged.stdout and current_branch(repo) == "main"
+
+    (repo / "dvc.lock").write_text("schema: '2.0'\nstages: {}\n")
+    (repo / "metrics" / "m.json").write_text('{"roc_auc": 0.9}\n')
+    made = make(repo, "retrain-branch")
+    assert made.returncode == 0, made.stderr
+    assert current_branch(repo).startswith("retrain/")
+    assert (
+        run(["git", "rev-parse", "HEAD^"], repo).stdout
+        == run(["git", "rev-parse", "main"], repo).stdout
+    )
+    changed = run(["git", "show", "--name-only", "--format=", "HEAD"], repo).stdout.split()
+    assert changed == ["dvc.lock", "metrics/m.json"]
+    assert run(["git", "status", "--porcelain", "--untracked-files=no"], repo).stdout == ""
+
+
+def test_retrain_pr_needs_a_retrain_branch_and_the_gate_verdict(results_repo):
+    repo = results_repo
+    off_branch = make(repo, "retrain-pr", env={"GATE": "pass"})
+    assert off_branch.returncode != 0 and "retrain/" in off_branch.stderr
+    run(["git", "switch", "-q", "-c", "retrain/20260101-000000"], repo)
+    for gate in ("", "maybe"):
+        no_verdict = make(repo, "retrain-pr", env={"GATE": gate})
+        assert no_verdict.returncode != 0 and "GATE" in no_verdict.stderr

@@ -346,3 +346,35 @@ def test_pipeline_cancels_superseded_pull_request_runs_but_never_a_push_to_main(
     assert cancels(push("c" * 40)) == "false"
     assert group(push("c" * 40)) != group(push("d" * 40))
     assert group(push("c" * 40)) != group(pull_request(7, "c" * 40))
+
+
+@pytest.fixture(scope="module")
+def retrain_job() -> dict:
+    return load(ROOT / ".github" / "workflows" / "retrain.yml")["jobs"]["retrain"]
+
+
+def test_retrain_gates_its_own_pull_request_and_fails_when_the_gate_fails(retrain_job):
+    steps = retrain_job["steps"]
+
+    def index(command: str) -> int:
+        (found,) = [i for i, s in enumerate(steps) if command in s.get("run", "")]
+        return found
+
+    # The pull request's own pipeline run may never start (GITHUB_TOKEN starts no workflows),
+    # so this job commits, then reports and gates against the commit it branched from.
+    commit, gate, pr = index("make retrain-branch"), index("make gate"), index("make retrain-pr")
+    assert index("make repro") < commit < gate < pr
+    script = steps[gate]["run"]
+    assert script.index('make pr-report BASE="$BASE"') < script.index('make gate BASE="$BASE"')
+    assert steps[gate]["env"]["BASE"] == "${{ github.sha }}"
+    assert steps[gate]["id"] == "gate"
+    # The pull request is opened whatever the verdict (marked when it fails)...
+    assert steps[pr]["env"]["GATE"] == "${{ steps.gate.outputs.gate }}"
+    assert steps[pr]["env"]["BASE_BRANCH"] == "${{ github.ref_name }}"
+    assert "failure()" not in steps[pr].get("if", "")
+    # ...with a token that starts the pipeline workflow on it, when one is configured...
+    assert steps[pr]["env"]["GH_TOKEN"] == "${{ secrets.RETRAIN_PR_TOKEN || github.token }}"
+    # ...and then the job fails if the gate did.
+    last = steps[-1]
+    assert last["if"] == "steps.gate.outputs.gate == 'fail'"
+    assert last["run"].rstrip().endswith("exit 1")
