@@ -84,6 +84,11 @@ EDGES = [
 ]  # fmt: skip
 
 
+# Text in a numeric column: the schema converts it (a CSV cell is text); a JSON request
+# has numbers, and the published contract says number, so the service refuses it.
+NUMERIC_TEXT = {("age", "42"), ("income", "1200.5")}
+
+
 @pytest.mark.parametrize(("column", "value"), EDGES)
 def test_request_model_accepts_what_the_schema_accepts(rows, column, value):
     row = records(rows.head(1))[0]
@@ -95,7 +100,8 @@ def test_request_model_accepts_what_the_schema_accepts(rows, column, value):
         service_ok = True
     except Exception:
         service_ok = False
-    assert service_ok == schema_ok, f"{column}={value!r}: schema {schema_ok}, service {service_ok}"
+    expected = schema_ok and (column, value) not in NUMERIC_TEXT
+    assert service_ok == expected, f"{column}={value!r}: schema {schema_ok}, service {service_ok}"
 
 
 def test_a_check_the_service_cannot_translate_is_an_error():
@@ -133,10 +139,10 @@ def test_predict_one_record_and_a_list(client, model_file, rows):
 @pytest.mark.parametrize(
     ("change", "loc", "kind"),
     [
-        ({"age": "forty"}, ["body", 1, "age"], "int_parsing"),
+        ({"age": "forty"}, ["body", 1, "age"], "int_type"),
         ({"age": 42.5}, ["body", 1, "age"], "int_from_float"),
-        ({"age": True}, ["body", 1, "age"], "value_error"),
-        ({"monthly_charges": "a lot"}, ["body", 1, "monthly_charges"], "float_parsing"),
+        ({"age": True}, ["body", 1, "age"], "int_type"),
+        ({"monthly_charges": "a lot"}, ["body", 1, "monthly_charges"], "float_type"),
         ({"plan": "platinum"}, ["body", 1, "plan"], "literal_error"),
         ({"region": None}, ["body", 1, "region"], "literal_error"),
         ({"age": 7}, ["body", 1, "age"], "greater_than_equal"),
@@ -144,7 +150,7 @@ def test_predict_one_record_and_a_list(client, model_file, rows):
         ({"income": -5.0}, ["body", 1, "income"], "greater_than_equal"),
         ({"customer_id": "42"}, ["body", 1, "customer_id"], "string_pattern_mismatch"),
         ({"notes": "vip"}, ["body", 1, "notes"], "extra_forbidden"),
-        ({"tenure_months": "DROP"}, ["body", 1, "tenure_months"], "int_parsing"),
+        ({"tenure_months": "DROP"}, ["body", 1, "tenure_months"], "int_type"),
     ],
 )
 def test_each_bad_field_is_a_422_naming_the_record_and_field(client, rows, change, loc, kind):
@@ -269,6 +275,154 @@ def test_a_model_that_fails_to_load_keeps_the_service_unready(rows):
         assert health.status_code == 503
         assert health.json() == {"status": "failed", "detail": "OSError: model.skops: no such file"}
         assert c.post("/predict", json=records(rows.head(1))[0]).status_code == 503
+
+
+# --- hostile input: overflowing numbers, huge errors, text for numbers ------------------
+
+
+def post_bytes(client, content: bytes, **headers: str):
+    headers = {"content-type": "application/json", **headers}
+    return client.post("/predict", content=content, headers=headers)
+
+
+def record_text(rows: pd.DataFrame, **changes: str) -> str:
+    """One record as JSON text, with some values replaced by raw JSON text (e.g. 1e309)."""
+    row = records(rows.head(1).drop(columns=[schema.TARGET]))[0]
+    row.update({k: f"@{k}@" for k in changes})
+    text = json.dumps(row)
+    for key, raw in changes.items():
+        text = text.replace(f'"@{key}@"', raw)
+    return text
+
+
+@pytest.mark.parametrize(
+    ("field", "number", "kind"),
+    [
+        ("x", "1e309", "extra_forbidden"),  # an unknown field
+        ("x", "-1e400", "extra_forbidden"),
+        ("income", "1e309", "finite_number"),
+        ("monthly_charges", "-1e309", "finite_number"),
+        ("age", "1e309", "finite_number"),
+        ("income", "1" + "0" * 400, "finite_number"),  # an integer too large for a float
+        ("plan", '[1e309, {"a": 1e309}]', "literal_error"),
+    ],
+)
+def test_a_number_too_large_for_a_float_is_a_422_naming_the_field(
+    client, rows, field, number, kind
+):
+    bad = record_text(rows, **{field: number})
+    one = post_bytes(client, bad.encode())
+    many = post_bytes(client, f"[{record_text(rows)}, {bad}]".encode())
+    for response, loc in ((one, ["body", field]), (many, ["body", 1, field])):
+        assert response.status_code == 422, response.text
+        (error,) = response.json()["detail"]
+        assert error["loc"] == loc and error["type"] == kind, error
+        if kind == "finite_number":
+            assert error["msg"].startswith("Number out of range"), error
+
+
+@pytest.mark.parametrize("body", [b"[1e309]", b"1e309", b'{"x": [1e309]}', b'[{"age": NaN}]'])
+def test_overflowing_numbers_anywhere_are_4xx(client, body):
+    response = post_bytes(client, body)
+    assert response.status_code == 422, response.text
+    assert response.json()["detail"][0]["loc"][0] == "body"
+
+
+def test_errors_show_a_short_excerpt_never_the_whole_input(client, rows):
+    huge = "A" * 20_000
+    body = records(rows.head(3).drop(columns=[schema.TARGET]))
+    body[0][schema.ID] = huge
+    body[1]["plan"] = {"nested": list(range(3_000))}
+    body[2]["k" * 5_000] = 1
+    response = client.post("/predict", json=body)
+    assert response.status_code == 422
+    assert len(response.content) < 2_000, len(response.content)
+    by_record = {e["loc"][1]: e for e in response.json()["detail"]}
+    assert by_record[0]["loc"] == ["body", 0, schema.ID]
+    assert by_record[0]["type"] == "string_pattern_mismatch"
+    assert by_record[0]["input"] == "A" * (api.EXCERPT - 1) + "…"
+    assert by_record[1]["input"].startswith('{"nested": [0, 1, 2')
+    assert by_record[1]["input"].endswith("…") and len(by_record[1]["input"]) == api.EXCERPT
+    assert by_record[2]["loc"][2] == "k" * (api.EXCERPT - 1) + "…"
+    assert by_record[2]["type"] == "extra_forbidden" and by_record[2]["input"] == 1
+
+
+def test_errors_are_capped_and_the_rest_counted(model_file):
+    pipeline = model.load(model_file)
+    app = api.create_app(api.Model(pipeline, "m", "v1"), threshold=0.5, max_batch=1_000)
+    with TestClient(app) as c:
+        empties = b"[" + b",".join([b"{}"] * 1_000) + b"]"  # 3 KB
+        response = post_bytes(c, empties)
+    assert response.status_code == 422
+    assert len(response.content) < 5_000, len(response.content)
+    detail = response.json()["detail"]
+    required = [n for n, f in api.record_model().model_fields.items() if f.is_required()]
+    found = 1_000 * len(required)
+    assert len(detail) == api.MAX_ERRORS + 1
+    assert all(e["type"] == "missing" and "input" not in e for e in detail[:-1])
+    assert detail[-1] == {
+        "loc": ["body"], "type": "too_many_errors",
+        "msg": f"{found - api.MAX_ERRORS} more errors not listed ({found} in all; "
+               f"the first {api.MAX_ERRORS} are shown)",
+    }  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "kind"),
+    [
+        ("age", "44", "int_type"), ("income", "1200.5", "float_type"),
+        ("support_tickets", True, "int_type"), ("monthly_charges", False, "float_type"),
+        (schema.TARGET, True, "int_type"), (schema.TARGET, "1", "int_type"),
+        (schema.TARGET, 1.5, "literal_error"),
+        (schema.ID, "CUST-" + "\u0661" * 8, "string_pattern_mismatch"),  # Arabic-Indic 1s
+        (schema.ID, "CUST-1234567\uff18", "string_pattern_mismatch"),  # a full-width 8
+    ],
+)  # fmt: skip
+def test_the_service_accepts_only_what_its_published_schema_says(client, rows, field, value, kind):
+    row = records(rows.head(1).drop(columns=[schema.TARGET]))[0]
+    row[field] = value
+    response = client.post("/predict", json=row)
+    assert response.status_code == 422, response.text
+    (error,) = response.json()["detail"]
+    assert (error["loc"], error["type"]) == (["body", field], kind)
+
+
+def test_json_schema_integers_and_labels_are_accepted(client, rows):
+    row = records(rows.head(1))[0]
+    row["age"], row[schema.TARGET] = 42.0, 1.0  # JSON Schema: 42.0 is an integer
+    assert client.post("/predict", json=row).status_code == 200
+
+
+def test_published_patterns_are_ascii_and_the_check_follows_them(client):
+    spec = client.get("/openapi.json").json()
+    pattern = spec["components"]["schemas"]["Record"]["properties"][schema.ID]["pattern"]
+    assert "\\d" not in pattern and pattern.isascii()
+    assert api.ascii_pattern("c", r"^CUST-\d{8}$") == "^CUST-[0-9]{8}$"
+    assert api.ascii_pattern("c", r"[\d_]+\.\w\S") == r"[0-9_]+\.[0-9A-Za-z_][^\t\n\v\f\r ]"
+    assert api.ascii_pattern("c", r"[]\d]x") == "[]0-9]x"
+    with pytest.raises(TypeError, match=r"uses \\D"):
+        api.ascii_pattern("c", r"[\D]")
+
+
+def test_a_record_whose_features_are_infinite_is_a_422(client, rows):
+    # A positive income this small is valid, but charges / income overflows to infinity.
+    one = post_bytes(client, record_text(rows, income="5e-324").encode())
+    assert one.status_code == 422, one.text
+    (error,) = one.json()["detail"]
+    assert error["loc"] == ["body"] and error["type"] == "feature_not_finite"
+    assert "charges_to_income" in error["msg"]
+    many = post_bytes(
+        client, f"[{record_text(rows)}, {record_text(rows, income='5e-324')}]".encode()
+    )
+    assert [e["loc"] for e in many.json()["detail"]] == [["body", 1]]
+
+
+def test_infinite_features_are_found_by_row_and_column():
+    feats = pd.DataFrame({
+        "a": [1.0, np.inf, np.nan], "b": [-np.inf, 2.0, 3.0],
+        "plan": pd.Categorical(["free", "pro", "free"]),
+    })  # fmt: skip
+    assert predict.infinite_features(feats) == [(0, "b"), (1, "a")]
 
 
 # --- the command ------------------------------------------------------------------------

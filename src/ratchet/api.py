@@ -15,12 +15,15 @@ pydantic model checks the same rules in microseconds (a test keeps the two in st
 from __future__ import annotations
 
 import json
+import math
+import sys
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from typing import Annotated, Any, Literal
 
+import numpy as np
 import pandas as pd
 import pydantic_core
 from fastapi import FastAPI, Request
@@ -28,12 +31,15 @@ from fastapi.openapi.utils import get_openapi
 from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, TypeAdapter, ValidationError
 from pydantic import create_model as _pydantic_model
+from pydantic_core import PydanticCustomError
 from sklearn.pipeline import Pipeline
 from threadpoolctl import threadpool_limits
 
-from ratchet import __version__, predict, schema
+from ratchet import __version__, features, predict, schema
 
 JSON_TYPES = ("application/json",)
+MAX_ERRORS = 20  # errors listed in one response; the rest are counted
+EXCERPT = 40  # characters of an offending value (or of a field name) an error shows
 
 
 @dataclass(frozen=True)
@@ -60,14 +66,24 @@ class Model:
 # --- the request body, generated from the schema ---------------------------------------
 
 
-def _not_bool(value: Any) -> Any:
-    # pydantic's lax mode reads true as 1; a boolean in a numeric field is a client bug.
-    if isinstance(value, bool):
-        raise ValueError("Input should be a number, not a boolean")
-    return value
+def _json_number(kind: str) -> BeforeValidator:
+    """Only a JSON number, as the published schema says: no numeric text, no boolean.
+
+    pydantic's lax mode would read "44" as 44 and true as 1; strict mode would refuse 42.0
+    for an integer, which JSON Schema's "integer" allows. kind: the error type to report.
+    """
+    label = {"int_type": "an integer", "float_type": "a number"}[kind]
+
+    def check(value: Any) -> Any:
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            raise PydanticCustomError(kind, f"Input should be {label} (a JSON number)")
+        return value
+
+    return BeforeValidator(check)
 
 
-_NOT_BOOL = BeforeValidator(_not_bool)
+_INT_ONLY = _json_number("int_type")
+_NUMBER_ONLY = _json_number("float_type")
 _BOUNDS = {
     "greater_than_or_equal_to": {"min_value": "ge"},
     "greater_than": {"min_value": "gt"},
@@ -88,7 +104,7 @@ def _constraints(column: str, checks: list) -> dict[str, Any]:
             ((stat, arg),) = _BOUNDS[check.name].items()
             out[arg] = stats[stat]
         elif check.name == "str_matches":
-            out["pattern"] = stats["pattern"]
+            out["pattern"] = ascii_pattern(column, stats["pattern"])
         elif check.name != "isin":  # isin becomes a Literal type
             raise TypeError(
                 f"schema column {column!r}: check {check.name!r} has no request-body "
@@ -97,20 +113,59 @@ def _constraints(column: str, checks: list) -> dict[str, Any]:
     return out
 
 
+# Shorthand classes mean Unicode in the request checker's regex engine (\d matches "٣"),
+# ASCII in JSON Schema's: written out as ASCII classes, the published pattern and the
+# check agree. Negated classes inside [...] have no such spelling: they are an error.
+_ASCII_CLASSES = {
+    "d": "0-9", "w": "0-9A-Za-z_", "s": "\\t\\n\\v\\f\\r ",
+    "D": "^0-9", "W": "^0-9A-Za-z_", "S": "^\\t\\n\\v\\f\\r ",
+}  # fmt: skip
+
+
+def ascii_pattern(column: str, pattern: str) -> str:
+    """`pattern` with \\d, \\w, \\s (and negations) spelt as ASCII character classes."""
+    out: list[str] = []
+    in_class = False
+    opened = 0  # len(out) where the current [...] began
+    chars = iter(pattern)
+    for char in chars:
+        if char == "\\":
+            nxt = next(chars, "")
+            spelt = _ASCII_CLASSES.get(nxt)
+            if nxt in ("b", "B") or (in_class and nxt in ("D", "W", "S")):
+                raise TypeError(
+                    f"schema column {column!r}: pattern {pattern!r} uses \\{nxt}, which has "
+                    "no ASCII-only spelling here; write the characters out, e.g. [0-9]"
+                )
+            if spelt is None:
+                out.append(char + nxt)
+            else:
+                out.append(spelt if in_class else f"[{spelt}]")
+            continue
+        if char == "[" and not in_class:
+            in_class, opened = True, len(out)
+        elif char == "]" and in_class and out[opened:] not in (["["], ["[", "^"]):
+            in_class = False  # (a ] right after [ or [^ is a literal ])
+        out.append(char)
+    return "".join(out)
+
+
 def _field(name: str, column) -> tuple[Any, Any]:
     dtype = column.dtype.type
     limits = _constraints(name, column.checks)
     allowed = next(
         (c.statistics["allowed_values"] for c in column.checks if c.name == "isin"), None
     )
-    # Constraints sit next to the type (before the bool check), so the OpenAPI schema
-    # shows them as JSON Schema minimum/maximum/pattern.
+    # Constraints sit next to the type (before the JSON-number check), so the OpenAPI
+    # schema shows them as JSON Schema minimum/maximum/pattern.
     if allowed is not None:
         kind: Any = Literal[tuple(allowed)]
+        if all(isinstance(v, int) and not isinstance(v, bool) for v in allowed):
+            kind = Annotated[kind, _INT_ONLY]  # a label 1, never true or "1"
     elif dtype == pd.Int64Dtype():
-        kind = Annotated[int, Field(**limits), _NOT_BOOL]
+        kind = Annotated[int, Field(**limits), _INT_ONLY]
     elif dtype == "float64":
-        kind = Annotated[float, Field(allow_inf_nan=False, **limits), _NOT_BOOL]
+        kind = Annotated[float, Field(allow_inf_nan=False, **limits), _NUMBER_ONLY]
     elif isinstance(dtype, pd.StringDtype):
         kind = Annotated[str, Field(**limits)]
     else:
@@ -164,13 +219,113 @@ class PredictResponse(BaseModel):
 
 class ErrorItem(BaseModel):
     loc: list[str | int] = Field(description='["body", record index, field] for a field')
-    msg: str
-    type: str
-    input: Any = None
+    msg: str = Field(description="the reason")
+    type: str = Field(description="a machine-readable kind, e.g. int_type, missing")
+    input: Any = Field(
+        None,
+        description=f"the offending value; text longer than {EXCERPT} characters, a list "
+        "or an object as a cut excerpt ending in …",
+    )
 
 
 class ErrorResponse(BaseModel):
-    detail: list[ErrorItem] | str
+    detail: list[ErrorItem] = Field(
+        description=f"at most {MAX_ERRORS} errors, then one of type too_many_errors saying "
+        "how many more were found"
+    )
+
+
+# --- errors: the field, the reason and a short excerpt, never the whole input -----------
+
+_FLOAT_MAX = sys.float_info.max
+OVERFLOW = "Number out of range: it does not fit a 64-bit float (at most about 1.8e308)"
+
+
+def _json_scalar(value: Any) -> Any:
+    """A JSON scalar as the error body can hold it (an infinity as text)."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return "NaN" if math.isnan(value) else ("Infinity" if value > 0 else "-Infinity")
+    return value
+
+
+def _tokens(value: Any) -> Iterator[str]:
+    """`value` as JSON text, piece by piece (so a cut excerpt costs only what it shows)."""
+    if isinstance(value, dict):
+        yield "{"
+        for i, (key, item) in enumerate(value.items()):
+            yield from ((", " if i else "") + json.dumps(str(key)[: EXCERPT + 1]), ": ")
+            yield from _tokens(item)
+        yield "}"
+    elif isinstance(value, list | tuple):
+        yield "["
+        for i, item in enumerate(value):
+            if i:
+                yield ", "
+            yield from _tokens(item)
+        yield "]"
+    elif isinstance(value, str):
+        yield json.dumps(value[: EXCERPT + 1])
+    elif isinstance(value, int) and not isinstance(value, bool) and value.bit_length() > 64:
+        yield str(value)[: EXCERPT + 1]
+    else:
+        yield json.dumps(_json_scalar(value), default=repr)
+
+
+def _cut(text: str) -> str:
+    return text if len(text) <= EXCERPT else text[: EXCERPT - 1] + "…"
+
+
+def excerpt(value: Any) -> Any:
+    """An offending value as an error shows it: a short scalar as it is, else cut text."""
+    if isinstance(value, str):
+        return _cut(value)
+    if (
+        value is None
+        or isinstance(value, bool | float)
+        or (isinstance(value, int) and value.bit_length() <= 64)
+    ):
+        return _json_scalar(value)
+    text = ""
+    for token in _tokens(value):
+        text += token
+        if len(text) > EXCERPT:
+            break
+    return _cut(text)
+
+
+def _loc(loc: tuple[str | int, ...]) -> list[str | int]:
+    return ["body", *(part if isinstance(part, int) else _cut(part) for part in loc)]
+
+
+def _is_overflow(value: Any) -> bool:
+    if isinstance(value, float):
+        return math.isinf(value)
+    return isinstance(value, int) and not isinstance(value, bool) and abs(value) > _FLOAT_MAX
+
+
+def error_items(errors: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """pydantic errors as the 422 lists them: field, reason, excerpt; at most MAX_ERRORS."""
+    out = []
+    for e in errors[:MAX_ERRORS]:
+        item = {"loc": _loc(e["loc"]), "msg": e["msg"], "type": e["type"]}
+        value = e.get("input")
+        if e["type"] != "missing":  # a missing field's "input" is the whole record
+            item["input"] = excerpt(value)
+        if e["type"] in ("finite_number", "float_type", "int_type") and _is_overflow(value):
+            item["msg"], item["type"] = OVERFLOW, "finite_number"
+        out.append(item)
+    return out + _more(len(errors))
+
+
+def _more(found: int) -> list[dict[str, Any]]:
+    if found <= MAX_ERRORS:
+        return []
+    more = found - MAX_ERRORS
+    return [{
+        "loc": ["body"], "type": "too_many_errors",
+        "msg": f"{more} more error{'s' if more > 1 else ''} not listed "
+               f"({found} in all; the first {MAX_ERRORS} are shown)",
+    }]  # fmt: skip
 
 
 # --- parsing a request ------------------------------------------------------------------
@@ -219,9 +374,7 @@ class Parser:
             return self.many.validate_python(data)
         except ValidationError as exc:
             errors = exc.errors(include_url=False, include_context=False)
-            raise BadRequest(
-                [{**e, "loc": ["body", *e["loc"]], "input": e.get("input")} for e in errors]
-            ) from None
+            raise BadRequest(error_items(errors)) from None
 
 
 def _is_json(content_type: str | None) -> bool:
@@ -238,6 +391,11 @@ class _State:
     def __init__(self) -> None:
         self.model: Model | None = None
         self.error: str | None = None
+
+
+def _json(body: Any, status: int = 200, headers: dict[str, str] | None = None) -> Response:
+    text = json.dumps(body, separators=(",", ":"), allow_nan=False)
+    return Response(text, status_code=status, headers=headers, media_type="application/json")
 
 
 def create_app(
@@ -306,13 +464,34 @@ def create_app(
             {**state.model.describe(), "threshold": threshold, "max_batch": max_batch}
         )
 
+    def score(current: Model, body: bytes) -> Response:
+        """Parse, check and score one request."""
+        try:
+            records = parse(body)
+            rows = table(records)
+            with np.errstate(over="ignore", divide="ignore"):  # infinities are checked next
+                feats = features.build_features(rows)
+            _check_finite(feats, single=body.lstrip()[:1] == b"{")
+        except BadRequest as exc:
+            return _json({"detail": exc.errors}, 422)
+        scores = predict.model_scores(current.pipeline, feats)
+        labels = predict.labels(scores, threshold)
+        ids = rows[schema.ID].tolist()
+        predictions = [
+            {"customer_id": i, "score": s, "label": y}
+            for i, s, y in zip(ids, scores.tolist(), labels.tolist(), strict=True)
+        ]
+        return _json({"model": current.version, "threshold": threshold, "predictions": predictions})
+
+    error = {"model": ErrorResponse}
+
     @app.post(
         "/predict",
         summary="churn score and label for one record or a list of records",
         response_model=PredictResponse,
         responses={
-            415: {"model": ErrorResponse, "description": "body is not JSON"},
-            422: {"model": ErrorResponse, "description": "invalid records, field by field"},
+            415: {**error, "description": "body is not JSON"},
+            422: {**error, "description": "invalid records, field by field"},
             503: {"description": "model not loaded yet"},
         },
         openapi_extra={"requestBody": _request_body(max_batch)},
@@ -324,29 +503,12 @@ def create_app(
         if current is None:
             return unready()
         if not _is_json(request.headers.get("content-type")):
-            return JSONResponse(
+            return _json(
                 {"detail": [{"loc": ["header", "content-type"], "type": "content_type",
                              "msg": "Send the records as JSON (Content-Type: application/json)"}]},
-                status_code=415,
+                415,
             )  # fmt: skip
-        try:
-            records = parse(await request.body())
-        except BadRequest as exc:
-            return JSONResponse({"detail": exc.errors}, status_code=422)
-        rows = table(records)
-        scores = predict.scores(current.pipeline, rows)
-        labels = predict.labels(scores, threshold)
-        body = {
-            "model": current.version,
-            "threshold": threshold,
-            "predictions": [
-                {"customer_id": i, "score": s, "label": y}
-                for i, s, y in zip(
-                    rows[schema.ID].tolist(), scores.tolist(), labels.tolist(), strict=True
-                )
-            ],
-        }
-        return Response(json.dumps(body, separators=(",", ":")), media_type="application/json")
+        return score(current, await request.body())
 
     def openapi() -> dict[str, Any]:
         if app.openapi_schema is None:
@@ -363,9 +525,28 @@ def create_app(
     return app
 
 
+def _check_finite(feats: pd.DataFrame, *, single: bool) -> None:
+    """422 for records whose features are infinite (e.g. a ratio over a tiny number):
+    the model would score them, but the score would mean nothing."""
+    bad = predict.infinite_features(feats)
+    if not bad:
+        return
+    errors = [
+        {"loc": ["body"] if single else ["body", row], "type": "feature_not_finite",
+         "msg": f"Feature {column!r} computed from this record is infinite: a value of the "
+                "record is too large or too close to zero to score"}
+        for row, column in bad[:MAX_ERRORS]
+    ]  # fmt: skip
+    raise BadRequest(errors + _more(len(bad)))
+
+
 def _request_body(max_batch: int) -> dict[str, Any]:
     ref = {"$ref": "#/components/schemas/Record"}
     one_or_many = {
         "anyOf": [ref, {"type": "array", "items": ref, "minItems": 1, "maxItems": max_batch}]
     }
-    return {"required": True, "content": {"application/json": {"schema": one_or_many}}}
+    return {
+        "required": True,
+        "description": f"one record, or a list of 1 to {max_batch} records",
+        "content": {"application/json": {"schema": one_or_many}},
+    }
