@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ast
+import contextlib
 import hashlib
 import http.client
 import json
@@ -12,6 +13,7 @@ import sys
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
@@ -231,7 +233,7 @@ def test_health_model_and_docs(client):
     info = client.get("/model").json()
     assert info == {
         "name": "churn-model", "version": "file:model.skops", "stage": None, "commit": None,
-        "metrics": {}, "threshold": 0.5, "max_batch": 50,
+        "metrics": {}, "threshold": 0.5, "max_batch": 50, "max_body_bytes": 64 * 1024,
     }  # fmt: skip
     spec = client.get("/openapi.json").json()
     body = spec["paths"]["/predict"]["post"]["requestBody"]["content"]["application/json"]
@@ -329,7 +331,7 @@ def test_overflowing_numbers_anywhere_are_4xx(client, body):
 
 
 def test_errors_show_a_short_excerpt_never_the_whole_input(client, rows):
-    huge = "A" * 20_000
+    huge = "A" * 20_000  # the body stays under the client's 64 KiB limit
     body = records(rows.head(3).drop(columns=[schema.TARGET]))
     body[0][schema.ID] = huge
     body[1]["plan"] = {"nested": list(range(3_000))}
@@ -423,6 +425,170 @@ def test_infinite_features_are_found_by_row_and_column():
         "plan": pd.Categorical(["free", "pro", "free"]),
     })  # fmt: skip
     assert predict.infinite_features(feats) == [(0, "b"), (1, "a")]
+
+
+# --- request size, and what runs where ----------------------------------------------------
+
+
+def test_a_body_over_the_limit_is_413_before_it_is_parsed(client, rows):
+    limit = api.default_max_body_bytes(50)
+    assert limit == 64 * 1024  # 1 KiB a record, at least 64 KiB
+    record = record_text(rows).encode()
+    exactly = record + b" " * (limit - len(record))
+    assert post_bytes(client, exactly).status_code == 200
+    over = b"not even JSON" + b" " * limit
+    for response in (
+        post_bytes(client, over),  # with Content-Length
+        client.post(
+            "/predict", content=iter([over[:1000], over[1000:]]),  # chunked: no Content-Length
+            headers={"content-type": "application/json"},
+        ),
+    ):  # fmt: skip
+        assert response.status_code == 413, response.text
+        assert response.headers["connection"] == "close"
+        assert response.json()["detail"] == [{
+            "loc": ["body"], "type": "too_large",
+            "msg": f"Request body larger than {limit:,} bytes (serve.max_body_bytes)",
+        }]  # fmt: skip
+
+
+def test_the_body_limit_is_a_serve_knob(model_file):
+    assert SERVE.max_body_bytes is None and SERVE.read_timeout == 10
+    assert api.default_max_body_bytes(SERVE.max_batch) == 1_024_000
+    text = (ROOT / "params.yaml").read_text()
+    assert "max_body_bytes: null" in text and "1 KiB per record" in text
+    app = api.create_app(
+        api.Model(model.load(model_file), "m", "v1"), threshold=0.5, max_batch=10,
+        max_body_bytes=2_000,
+    )  # fmt: skip
+    with TestClient(app) as c:
+        assert post_bytes(c, b" " * 2_001).status_code == 413
+        assert c.get("/model").json()["max_body_bytes"] == 2_000
+        body = c.get("/openapi.json").json()["paths"]["/predict"]["post"]["requestBody"]
+        assert "at most 2,000 bytes" in body["description"]
+
+
+class BlockingPipeline:
+    """Stands in for a model: scores 0.5, after `release` is set; records where it ran."""
+
+    def __init__(self) -> None:
+        self.entered, self.release = threading.Event(), threading.Event()
+        self.seen: list[tuple[str, int]] = []
+
+    def predict_proba(self, feats: pd.DataFrame) -> np.ndarray:
+        from sklearn.utils._openmp_helpers import _openmp_effective_n_threads
+
+        self.seen.append((threading.current_thread().name, _openmp_effective_n_threads()))
+        self.entered.set()
+        self.release.wait(timeout=30)
+        return np.full((len(feats), 2), 0.5)
+
+
+@contextmanager
+def uvicorn_serving(app, read_timeout: float = 10.0, http_base: type | None = None):
+    """`app` in a real uvicorn server as `ratchet serve` configures it, on a free port."""
+    import uvicorn
+
+    port = free_port()
+    cfg = ServeParams(max_batch=1_000, host="127.0.0.1", port=port, read_timeout=read_timeout)
+    config = serve.uvicorn_config(app, cfg, "127.0.0.1", port)
+    if http_base is not None:
+        config.http = serve.http_protocol(read_timeout, http_base)
+    config.log_level = "warning"
+    server = uvicorn.Server(config)
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 30
+    while not server.started and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert server.started
+    try:
+        yield port
+    finally:
+        server.should_exit = True
+        thread.join(timeout=30)
+
+
+def test_health_answers_while_a_request_is_scored(rows):
+    pipeline = BlockingPipeline()
+    app = api.create_app(api.Model(pipeline, "m", "v1"), threshold=0.5, max_batch=1_000)
+    body = json.dumps(records(rows.drop(columns=[schema.TARGET]))).encode()
+    with uvicorn_serving(app) as port, ThreadPoolExecutor(1) as pool:
+
+        def post() -> int:
+            conn = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
+            conn.request("POST", "/predict", body, {"Content-Type": "application/json"})
+            return conn.getresponse().status
+
+        pending = pool.submit(post)
+        assert pipeline.entered.wait(timeout=30)
+        try:
+            health = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
+            health.request("GET", "/health")  # answered while the model is busy
+            assert health.getresponse().status == 200
+        finally:
+            pipeline.release.set()
+        assert pending.result(timeout=60) == 200
+    ((name, threads),) = pipeline.seen
+    assert name.startswith("ratchet-predict") and threads == 1  # one OpenMP thread
+
+
+def read_until_closed(sock: socket.socket, seconds: float) -> tuple[bytes, float]:
+    sock.settimeout(seconds)
+    began, data = time.monotonic(), b""
+    with contextlib.suppress(TimeoutError):
+        while chunk := sock.recv(4096):
+            data += chunk
+    return data, time.monotonic() - began
+
+
+@pytest.mark.parametrize("http_base", ["h11", "httptools"])
+def test_a_client_that_never_finishes_its_headers_is_disconnected(model_file, http_base):
+    from uvicorn.config import HTTP_PROTOCOLS
+    from uvicorn.importer import import_from_string
+
+    base = import_from_string(HTTP_PROTOCOLS[http_base])
+    app = api.create_app(api.Model(model.load(model_file), "m", "v1"), threshold=0.5, max_batch=10)
+    with uvicorn_serving(app, read_timeout=1.0, http_base=base) as port:
+        address = ("127.0.0.1", port)
+        for sent in (b"", b"POST /predi", b"GET /health HTTP/1.1\r\nHost: x\r\nX-A: "):
+            with socket.create_connection(address) as sock:
+                sock.sendall(sent)
+                data, took = read_until_closed(sock, 10)
+            assert data.startswith(b"HTTP/1.1 408 "), (sent, data)
+            assert 0.5 < took < 5, (sent, took)
+        with socket.create_connection(address) as sock:  # after a keep-alive response
+            sock.sendall(b"GET /health HTTP/1.1\r\nHost: x\r\n\r\n")
+            response = b""
+            while not response.endswith(b"}"):
+                response += sock.recv(4096)
+            assert response.startswith(b"HTTP/1.1 200 ")
+            sock.sendall(b"GET /hea")
+            data, took = read_until_closed(sock, 10)
+            assert data.startswith(b"HTTP/1.1 408 ") and took < 5
+        with socket.create_connection(address) as sock:  # a body that never ends
+            sock.sendall(b"POST /predict HTTP/1.1\r\nHost: x\r\nContent-Type: application/json"
+                         b"\r\nContent-Length: 100\r\n\r\n[{")  # fmt: skip
+            data, took = read_until_closed(sock, 10)
+            assert data.startswith(b"HTTP/1.1 408 ") and b"serve.read_timeout" in data
+        with socket.create_connection(address) as sock:  # endless headers
+            sock.sendall(b"GET /health HTTP/1.1\r\nHost: x\r\n" + b"X-A: b\r\n" * 10_000)
+            data, took = read_until_closed(sock, 10)
+            assert data.split(b" ")[1] in (b"431", b"400") and took < 5  # h11 has its own limit
+
+
+def test_a_chunked_body_over_the_limit_is_413_on_a_real_server(model_file):
+    app = api.create_app(
+        api.Model(model.load(model_file), "m", "v1"), threshold=0.5, max_batch=10,
+        max_body_bytes=2_000,
+    )  # fmt: skip
+    with uvicorn_serving(app) as port, socket.create_connection(("127.0.0.1", port)) as sock:
+        sock.sendall(b"POST /predict HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+                     b"Transfer-Encoding: chunked\r\n\r\n")  # fmt: skip
+        for _ in range(3):
+            sock.sendall(b"3e8\r\n" + b" " * 1_000 + b"\r\n")
+        data, _ = read_until_closed(sock, 10)
+    assert data.startswith(b"HTTP/1.1 413 ") and b"connection: close" in data.lower()
 
 
 # --- the command ------------------------------------------------------------------------
@@ -573,6 +739,7 @@ def test_score_predict_and_evaluate_agree_exactly(registry_repo, test_split, tmp
         "name": "churn-model", "version": "v1.0.0", "stage": "prod", "commit": commit,
         "metrics": {k: metrics[k] for k in ("roc_auc", "pr_auc", "f1", "log_loss", "brier")},
         "threshold": 0.5, "max_batch": SERVE.max_batch,
+        "max_body_bytes": api.default_max_body_bytes(SERVE.max_batch),
     }  # fmt: skip
 
 

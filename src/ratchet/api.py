@@ -14,15 +14,19 @@ pydantic model checks the same rules in microseconds (a test keeps the two in st
 
 from __future__ import annotations
 
+import asyncio
 import json
 import math
+import os
 import sys
 import threading
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from typing import Annotated, Any, Literal
 
+import anyio
 import numpy as np
 import pandas as pd
 import pydantic_core
@@ -40,6 +44,7 @@ from ratchet import __version__, features, predict, schema
 JSON_TYPES = ("application/json",)
 MAX_ERRORS = 20  # errors listed in one response; the rest are counted
 EXCERPT = 40  # characters of an offending value (or of a field name) an error shows
+BYTES_PER_RECORD = 1024  # the default body limit allows this much per record of max_batch
 
 
 @dataclass(frozen=True)
@@ -387,10 +392,56 @@ def _is_json(content_type: str | None) -> bool:
 # --- the app ----------------------------------------------------------------------------
 
 
+def default_max_body_bytes(max_batch: int) -> int:
+    """serve.max_body_bytes when params.yaml leaves it null: 1 KiB a record, 64 KiB at least.
+
+    A record of the sample data is about 250 bytes as compact JSON, 350 indented.
+    """
+    return max(64 * 1024, BYTES_PER_RECORD * max_batch)
+
+
 class _State:
     def __init__(self) -> None:
         self.model: Model | None = None
         self.error: str | None = None
+        self.workers: ThreadPoolExecutor | None = None
+
+
+class _Refused(Exception):
+    """A request refused before its body is parsed (413, 408)."""
+
+    def __init__(self, status: int, kind: str, msg: str) -> None:
+        self.status, self.kind, self.msg = status, kind, msg
+
+
+async def read_body(request: Request, limit: int, seconds: float) -> bytes:
+    """The request body, refused (413) past `limit` bytes, whether or not it declares
+    Content-Length, and (408) when it takes the client longer than `seconds` to send."""
+    too_large = _Refused(
+        413, "too_large", f"Request body larger than {limit:,} bytes (serve.max_body_bytes)"
+    )
+    declared = request.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > limit:
+        raise too_large
+    chunks, size = [], 0
+    try:
+        with anyio.fail_after(seconds):
+            async for chunk in request.stream():
+                size += len(chunk)
+                if size > limit:
+                    raise too_large
+                chunks.append(chunk)
+    except TimeoutError:
+        raise _Refused(
+            408, "timeout", f"Request body not received within {seconds:g} s (serve.read_timeout)"
+        ) from None
+    return b"".join(chunks)
+
+
+def _limit_model_threads(threads: int | None) -> None:
+    # OpenMP limits are per thread: each worker sets its own, once, when it starts.
+    if threads:
+        threadpool_limits(threads, user_api="openmp")
 
 
 def _json(body: Any, status: int = 200, headers: dict[str, str] | None = None) -> Response:
@@ -403,21 +454,30 @@ def create_app(
     *,
     threshold: float,
     max_batch: int,
+    max_body_bytes: int | None = None,
+    read_timeout: float = 10.0,
     example: dict[str, Any] | None = None,
     model_threads: int | None = 1,
+    workers: int | None = None,
 ) -> FastAPI:
     """The service for `model`, or for what `model()` returns once it has loaded.
 
     threshold: evaluate.threshold, where a score becomes label 1.
     max_batch: the most records one request may carry (serve.max_batch).
+    max_body_bytes: the largest request body (serve.max_body_bytes; None: derived from
+    max_batch, see `default_max_body_bytes`), refused with 413 before it is parsed.
+    read_timeout: seconds a client has to send a request's body (408 after).
     example: a record shown in the OpenAPI docs.
     model_threads: OpenMP threads the model may use per request (None: the library's
     default, one per core). Scoring a few rows on a team of threads costs more than it
     saves, and under load the team waits for cores: one thread has the lower latency.
+    workers: threads that parse, check and score requests (None: one per core). The
+    event loop only moves bytes, so /health answers while they work.
     """
     state = _State()
     record = record_model(example)
     parse = Parser(record, max_batch)
+    body_limit = max_body_bytes or default_max_body_bytes(max_batch)
 
     def load(loader: Callable[[], Model]) -> None:
         try:
@@ -427,16 +487,18 @@ def create_app(
 
     @asynccontextmanager
     async def lifespan(app: FastAPI):
-        # Requests run on this thread (the endpoints are async), and OpenMP limits are
-        # per thread: set here, they hold for every request.
-        limits = threadpool_limits(model_threads, user_api="openmp") if model_threads else None
+        state.workers = ThreadPoolExecutor(
+            workers or os.cpu_count() or 1, thread_name_prefix="ratchet-predict",
+            initializer=_limit_model_threads, initargs=(model_threads,),
+        )  # fmt: skip
         if isinstance(model, Model):
             state.model = model
         else:
             threading.Thread(target=load, args=(model,), name="load-model", daemon=True).start()
-        yield
-        if limits is not None:
-            limits.restore_original_limits()
+        try:
+            yield
+        finally:
+            state.workers.shutdown(wait=False, cancel_futures=True)
 
     app = FastAPI(
         title="Ratchet churn model",
@@ -461,11 +523,12 @@ def create_app(
         if state.model is None:
             return unready()
         return JSONResponse(
-            {**state.model.describe(), "threshold": threshold, "max_batch": max_batch}
-        )
+            {**state.model.describe(), "threshold": threshold, "max_batch": max_batch,
+             "max_body_bytes": body_limit}
+        )  # fmt: skip
 
     def score(current: Model, body: bytes) -> Response:
-        """Parse, check and score one request."""
+        """Parse, check and score one request: CPU work, run on a worker thread."""
         try:
             records = parse(body)
             rows = table(records)
@@ -484,21 +547,24 @@ def create_app(
         return _json({"model": current.version, "threshold": threshold, "predictions": predictions})
 
     error = {"model": ErrorResponse}
+    closes = "; the server then closes the connection"
 
     @app.post(
         "/predict",
         summary="churn score and label for one record or a list of records",
         response_model=PredictResponse,
         responses={
+            408: {**error, "description": f"body not received within serve.read_timeout{closes}"},
+            413: {**error, "description": f"body larger than serve.max_body_bytes{closes}"},
             415: {**error, "description": "body is not JSON"},
             422: {**error, "description": "invalid records, field by field"},
             503: {"description": "model not loaded yet"},
         },
-        openapi_extra={"requestBody": _request_body(max_batch)},
+        openapi_extra={"requestBody": _request_body(max_batch, body_limit)},
     )
     async def predict_records(request: Request) -> Response:
-        # async and CPU-bound on purpose: one short computation per request, no thread
-        # hand-off; the model's own threads are limited to one (see `ratchet serve`).
+        # The event loop only reads the body; parsing, checking and scoring run on a worker
+        # thread, so /health and other requests are answered meanwhile.
         current = state.model
         if current is None:
             return unready()
@@ -508,7 +574,16 @@ def create_app(
                              "msg": "Send the records as JSON (Content-Type: application/json)"}]},
                 415,
             )  # fmt: skip
-        return score(current, await request.body())
+        try:
+            body = await read_body(request, body_limit, read_timeout)
+        except _Refused as exc:
+            # The rest of the body is not read: the connection cannot carry another request.
+            detail = [{"loc": ["body"], "type": exc.kind, "msg": exc.msg}]
+            return _json({"detail": detail}, exc.status, {"connection": "close"})
+        workers = state.workers
+        if workers is None:  # an app used without its lifespan (no worker threads)
+            return score(current, body)
+        return await asyncio.get_running_loop().run_in_executor(workers, score, current, body)
 
     def openapi() -> dict[str, Any]:
         if app.openapi_schema is None:
@@ -540,13 +615,14 @@ def _check_finite(feats: pd.DataFrame, *, single: bool) -> None:
     raise BadRequest(errors + _more(len(bad)))
 
 
-def _request_body(max_batch: int) -> dict[str, Any]:
+def _request_body(max_batch: int, max_bytes: int) -> dict[str, Any]:
     ref = {"$ref": "#/components/schemas/Record"}
     one_or_many = {
         "anyOf": [ref, {"type": "array", "items": ref, "minItems": 1, "maxItems": max_batch}]
     }
     return {
         "required": True,
-        "description": f"one record, or a list of 1 to {max_batch} records",
+        "description": f"one record, or a list of 1 to {max_batch} records; "
+        f"at most {max_bytes:,} bytes",
         "content": {"application/json": {"schema": one_or_many}},
     }
