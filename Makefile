@@ -10,6 +10,12 @@ VENV := .venv
 # uv from PATH if present, else a private copy bootstrapped with pip into .uv/.
 UV ?= $(shell command -v uv 2>/dev/null || echo .uv/bin/uv)
 
+# User values (TAG, VERSION, BASE, GRID, ...) are text, never code. A value given on the
+# command line is kept as typed (make expands nothing in it) and exported like one from the
+# environment; recipes read every such value from the environment ("$${TAG}"), so no value
+# is pasted into a shell line. A tag name may hold backticks or $(...).
+$(foreach v,$(.VARIABLES),$(if $(filter command line,$(origin $(v))),$(eval override $(v) := $$(value $(v)))$(eval export $(v))))
+
 # Pipeline commands (ratchet, dvc) come from the project's environment.
 export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 export VIRTUAL_ENV := $(CURDIR)/$(VENV)
@@ -33,8 +39,9 @@ GRID ?=
 # `make exps`: sort the table by this metric, best first.
 SORT ?= roc_auc
 ORDER ?= desc
+export BASE MODEL_FILE JOBS GRID SORT ORDER
 
-.PHONY: help setup repro pull push pr-report gate pr-comment model-check model-smoke model-shadow model-release serve image image-push monitor-batch drift drift-issue retrain-pr refresh-data sweep exps exp-best exp-matrix exp-run exp-pull exp-report exp-push bench test lint format clean
+.PHONY: help setup repro pull push pr-report gate pr-comment model-check model-smoke model-shadow model-release serve image image-push monitor-batch drift drift-issue retrain-branch retrain-pr refresh-data sweep exps exp-best exp-matrix exp-run exp-pull exp-report exp-push bench test lint format clean
 
 help: ## Show this help
 	@grep -hE '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | \
@@ -63,10 +70,10 @@ push: setup ## Send data and models to the DVC remote, if one is configured
 	else echo "push: no default DVC remote; nothing to push"; fi
 
 pr-report: repro ## Report this change vs BASE (default origin/main) in reports/pr/
-	ratchet report --base $(BASE) --output $(REPORT_DIR)/report.md --summary $(REPORT_DIR)/summary.md
+	ratchet report --base "$${BASE}" --output $(REPORT_DIR)/report.md --summary $(REPORT_DIR)/summary.md
 
-gate: repro ## Pass or fail this change under BASE's gate rules (exit 1 on a regression)
-	ratchet gate --base $(BASE)
+gate: repro ## Pass or fail this change under BASE's gate rules (fails: exit 2, as any make error)
+	ratchet gate --base "$${BASE}"
 
 # CI only: needs CML (npm install -g @dvcorg/cml) and REPO_TOKEN. The report embeds the
 # plots only when params report.publish_images is true; CML uploads what it embeds.
@@ -75,29 +82,30 @@ pr-comment: ## Post or update the one sticky PR comment (CML) with reports/pr/re
 
 # Model registry (see README "Model versions"). TAG is a registry tag, VERSION vX.Y.Z.
 model-check: setup ## Check that TAG is a valid GTO registry tag and say what it means
-	gto check-ref "$(TAG)"
-	ratchet model tag-info "$(TAG)"
+	gto check-ref "$${TAG}"
+	ratchet model tag-info "$${TAG}"
 
 model-smoke: setup ## Load VERSION from the registry and score fresh sample rows with it
-	ratchet model smoke --version "$(VERSION)"
+	ratchet model smoke --version "$${VERSION}"
 
 SHADOW_DIR := reports/shadow
 BASELINE ?= prod
 INPUT ?=
 SUMMARY ?=
+export BASELINE INPUT SUMMARY
 model-shadow: setup ## Compare VERSION with BASELINE (default prod) on INPUT (default: fresh sample rows); SUMMARY=FILE appends the report
 	@mkdir -p $(SHADOW_DIR)
-	$(if $(INPUT),,ratchet sample --rows 5000 --seed $$(date +%s) --output $(SHADOW_DIR)/batch.parquet)
-	ratchet shadow --candidate "$(VERSION)" --baseline "$(BASELINE)" \
-		--input "$(or $(INPUT),$(SHADOW_DIR)/batch.parquet)" \
+	if [ -z "$${INPUT}" ]; then ratchet sample --rows 5000 --seed $$(date +%s) --output $(SHADOW_DIR)/batch.parquet; fi
+	ratchet shadow --candidate "$${VERSION}" --baseline "$${BASELINE}" \
+		--input "$${INPUT:-$(SHADOW_DIR)/batch.parquet}" \
 		--output $(SHADOW_DIR)/shadow.md --json $(SHADOW_DIR)/shadow.json
-	$(if $(SUMMARY),cat $(SHADOW_DIR)/shadow.md >> "$(SUMMARY)")
+	if [ -n "$${SUMMARY}" ]; then cat $(SHADOW_DIR)/shadow.md >> "$${SUMMARY}"; fi
 
 # CI only: needs the GitHub CLI (gh) and GH_TOKEN.
 model-release: setup ## Publish a GitHub release for TAG with VERSION's model card
-	ratchet model card "$(VERSION)" -o reports/model-card.md
-	gh release create "$(TAG)" --verify-tag --title "$(TAG)" --notes-file reports/model-card.md \
-		$(if $(wildcard $(MODEL_FILE)),"$(MODEL_FILE)")
+	ratchet model card "$${VERSION}" -o reports/model-card.md
+	files=(); if [ -f "$${MODEL_FILE}" ]; then files=("$${MODEL_FILE}"); fi; \
+	gh release create "$${TAG}" --verify-tag --title "$${TAG}" --notes-file reports/model-card.md "$${files[@]}"
 
 # Serving (see README "Serving"). STAGE or VERSION pick the model; values are read from
 # the environment in the recipes, never pasted into them as make text.
@@ -122,40 +130,64 @@ image-push: ## Log in to IMAGE's registry with GH_TOKEN and push IMAGE:VERSION a
 # Monitoring and retraining (see README "Monitoring and retraining").
 DRIFT_DIR := reports/drift
 monitor-batch: setup ## Demo: write a sample batch to params monitor.current (DRIFT=1: shifted)
-	ratchet sample --rows 5000 --seed $${SEED:-7} $(if $(filter 1,$(DRIFT)),--drift) \
-		--output "$$(python -c 'import yaml; print(yaml.safe_load(open("params.yaml"))["monitor"]["current"])')"
+	@set -e; current=$$(python -c 'import yaml; print(yaml.safe_load(open("params.yaml"))["monitor"]["current"])'); \
+	drift=(); if [ "$${DRIFT:-}" = 1 ]; then drift=(--drift); fi; \
+	set -x; ratchet sample --rows 5000 --seed "$${SEED:-7}" "$${drift[@]}" --output "$$current"
 
-drift: setup ## Drift report of params monitor.current vs the prod model's training data (exit 1: drift)
-	ratchet drift --stage $${STAGE:-prod} --output-dir $(DRIFT_DIR) --summary-md $(DRIFT_DIR)/summary.md
+drift: setup ## Drift report of params monitor.current vs the prod model's training data (fails on drift)
+	ratchet drift --stage "$${STAGE:-prod}" --output-dir $(DRIFT_DIR) --summary-md $(DRIFT_DIR)/summary.md
 
-# CI only: need the GitHub CLI (gh) and GH_TOKEN.
-drift-issue: ## Open, or comment on, the one open "drift" issue with the drift summary
-	@number=$$(gh issue list --label drift --state open --json number --jq '.[0].number'); \
+# CI only: need the GitHub CLI (gh) and GH_TOKEN. A repository without the "drift" label
+# gets it first (an issue cannot be created with a label that does not exist); a failing
+# gh call stops the recipe rather than passing on an empty answer.
+drift-issue: ## Open, or comment on, the one open "drift" issue with the drift summary (creates the label)
+	@set -euo pipefail; \
+	labels=$$(gh label list --search drift --json name --jq '.[].name'); \
+	if ! grep -qx drift <<< "$$labels"; then \
+		gh label create drift --color D93F0B --description "Data drift found by the monitor workflow"; fi; \
+	number=$$(gh issue list --label drift --state open --json number --jq '.[0].number'); \
 	if [ -n "$$number" ]; then gh issue comment "$$number" --body-file $(DRIFT_DIR)/summary.md; \
 	else gh issue create --title "Data drift detected" --label drift --body-file $(DRIFT_DIR)/summary.md; fi
 
-retrain-pr: ## Commit the retrained pipeline results on a branch and open a pull request
-	@if git diff --quiet -- dvc.lock metrics; then echo "retrain: results unchanged, no pull request"; exit 0; fi; \
+# The retraining workflow's steps: commit the new results on a branch, report and gate them
+# against the commit they branched from (make pr-report gate BASE=...), then open the pull
+# request with the report as its description.
+retrain-branch: ## CI: commit the retrained results on a new branch retrain/DATE (none if unchanged)
+	@set -euo pipefail; \
+	if git diff --quiet; then echo "retrain: results unchanged, no pull request"; exit 0; fi; \
 	branch="retrain/$$(date -u +%Y%m%d-%H%M%S)"; \
-	git switch -c "$$branch" && git add dvc.lock metrics reports params.yaml && \
-	git commit -m "Retrain on refreshed data" && \
-	git push "https://x-access-token:$${GH_TOKEN}@github.com/$${GITHUB_REPOSITORY}.git" "$$branch" && \
-	gh pr create --head "$$branch" --title "Retrain on refreshed data" --body-file reports/pr/report.md
+	git switch -c "$$branch"; git add --update; git commit -q -m "Retrain on refreshed data"; \
+	echo "retrain: committed the new results on $$branch"
+
+# CI only: needs the GitHub CLI (gh), GH_TOKEN and GITHUB_REPOSITORY. GATE is make gate's
+# verdict: when it is fail, the pull request is still opened, its title marked.
+retrain-pr: ## CI: push the retrain/ branch and open its pull request (GATE=pass|fail, BASE_BRANCH)
+	@set -euo pipefail; \
+	branch=$$(git branch --show-current); \
+	case "$$branch" in retrain/*) ;; \
+		*) echo "retrain-pr: on '$$branch', not a retrain/ branch (make retrain-branch)" >&2; exit 1 ;; esac; \
+	case "$${GATE:-}" in \
+		pass) title="Retrain on refreshed data" ;; \
+		fail) title="[gate fails] Retrain on refreshed data" ;; \
+		*) echo "retrain-pr: set GATE to pass or fail (the result of make gate)" >&2; exit 1 ;; esac; \
+	base=(); if [ -n "$${BASE_BRANCH:-}" ]; then base=(--base "$${BASE_BRANCH}"); fi; \
+	git push "https://x-access-token:$${GH_TOKEN}@github.com/$${GITHUB_REPOSITORY}.git" "$$branch"; \
+	gh pr create "$${base[@]}" --head "$$branch" --title "$$title" --body-file $(REPORT_DIR)/report.md
 
 refresh-data: setup ## Refresh imported data (dvc update of every import); the sample needs none
 	@imports=$$(git ls-files '*.dvc' | xargs -r grep -l '^deps:' || true); \
 	if [ -n "$$imports" ]; then dvc update $$imports; else echo "refresh-data: no DVC imports to update"; fi
 
 sweep: setup ## Queue the sweep grids (params.yaml or GRID=...), run them JOBS at a time, rank them
-	set -o pipefail; ratchet exp grid --format dvc $(GRID) | \
+	set -f -o pipefail; ratchet exp grid --format dvc $${GRID} | \
 		while read -r args; do dvc exp run --queue $$args || exit 1; done
-	dvc exp run --run-all --jobs $(JOBS)
+	dvc exp run --run-all --jobs "$${JOBS}"
 	ratchet exp best
 
 exps: setup ## Table of this commit's experiments: what differs, sorted by SORT (default roc_auc)
-	dvc exp show --only-changed --sort-by $(SORT) --sort-order $(ORDER) --drop 'Created|State|Executor|train_.*|features|models/.*|data/.*'
+	dvc exp show --only-changed --sort-by "$${SORT}" --sort-order "$${ORDER}" --drop 'Created|State|Executor|train_.*|features|models/.*|data/.*'
 
-exp-best: setup ## Rank this commit's experiments under the gate's rules (exit 1 if one failed)
+exp-best: setup ## Rank this commit's experiments under the gate's rules (fails if one failed)
 	ratchet exp best
 
 # The sweep workflow's steps. Values arrive as environment variables, never as make text:
@@ -183,8 +215,10 @@ exp-push: setup ## Push experiment EXP to the git remote (and its outputs, if a 
 # The committed page: make bench BENCH_ROWS='10000 100000 1000000'; HUGE=1 adds 10M rows.
 BENCH_ROWS ?= 10000 100000
 BENCH_REPEATS ?= 3
+export BENCH_ROWS BENCH_REPEATS
 bench: setup ## Benchmarks: pipeline vs bare script, no-op repro, validate/score/drift (BENCH_ROWS, HUGE=1)
-	python -m benchmarks --rows $(BENCH_ROWS) --repeats $(BENCH_REPEATS) $(if $(filter 1,$(HUGE)),--huge)
+	set -f; huge=(); if [ "$${HUGE:-}" = 1 ]; then huge=(--huge); fi; \
+	python -m benchmarks --rows $${BENCH_ROWS} --repeats "$${BENCH_REPEATS}" "$${huge[@]}"
 
 test: setup ## Set up, then run the test suite
 	pytest

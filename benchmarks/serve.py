@@ -26,6 +26,17 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 
 
+DEFAULT_MODEL = ROOT / "models" / "model.skops"
+
+
+def existing_model(text: str) -> Path:
+    """--model: a model file that exists."""
+    path = Path(text)
+    if not path.exists():
+        raise argparse.ArgumentTypeError(f"{path}: not found (run make repro, or pass --model)")
+    return path
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -109,13 +120,10 @@ def breakdown(model_file: Path, record: dict, repeats: int) -> list[tuple[str, n
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--model", default=str(ROOT / "models" / "model.skops"))
+    parser.add_argument("--model", type=existing_model, default=str(DEFAULT_MODEL))
     parser.add_argument("--requests", type=int, default=2_000, help="single-record requests")
     parser.add_argument("--batches", type=int, default=50, help="requests per batch size")
     args = parser.parse_args()
-    model_file = Path(args.model)
-    if not model_file.exists():
-        raise SystemExit(f"{model_file}: not found (run make repro, or pass --model)")
 
     from ratchet import sample, schema
 
@@ -123,7 +131,7 @@ def main() -> None:
     records = json.loads(rows.to_json(orient="records"))
     singles = [json.dumps(r).encode() for r in records]
     port = free_port()
-    process, startup = start(model_file, port)
+    process, startup = start(args.model, port)
     try:
         timed_posts(port, singles, 200)  # warm-up
         results = [("1 record", timed_posts(port, singles, args.requests), 1)]
@@ -134,14 +142,14 @@ def main() -> None:
         process.terminate()
         process.wait(timeout=30)
 
-    print(f"ratchet serve: {model_file}, {os.cpu_count()} cores, ready in {startup:.1f} s")
+    print(f"ratchet serve: {args.model}, {os.cpu_count()} cores, ready in {startup:.1f} s")
     print(f"{'HTTP POST /predict':<22} {'requests':>8} {'p50 ms':>8} {'p90 ms':>8} "
           f"{'p99 ms':>8} {'records/s':>12}")  # fmt: skip
     for name, ms, size in results:
         print(row(name, ms, size))
     print()
     print(f"{'one record, in process':<26} {'p50 ms':>8} {'p99 ms':>8}")
-    for name, ms in breakdown(model_file, records[0], 500):
+    for name, ms in breakdown(args.model, records[0], 500):
         p50, p99 = np.percentile(ms, [50, 99])
         print(f"{name:<26} {p50:>8.3f} {p99:>8.3f}")
 

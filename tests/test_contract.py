@@ -66,6 +66,15 @@ def test_the_fixture_contract_resolves_roles_and_features():
     assert c.engineered == ("log_amount", "amount_per_month")
     assert c.label_values == (0, 1)
     assert "loans" in c.text and yaml.safe_load(c.text)["target"] == "defaulted"
+    # The API docs' example: what the rules allow, where no column needs a pattern's value.
+    assert c.example_record() is None  # loan_ref must match ^L[0-9]{4}$ and has no example
+    with_example = contract.parse(fixture(**{"columns__loan_ref__example": "L0001"}))
+    assert with_example.example_record() == {
+        "loan_ref": "L0001",
+        "amount": 500_000.0,
+        "term": 240,
+        "grade": "A",
+    }
 
 
 @pytest.mark.parametrize(
@@ -81,6 +90,8 @@ def test_the_fixture_contract_resolves_roles_and_features():
         ({"columns__grade__categories": DELETE}, "a category column needs `categories`"),
         ({"columns__term__categories": ["a"]}, "apply to category columns only"),
         ({"columns__loan_ref__pattern": "(["}, "`pattern` is not a regular expression"),
+        ({"columns__amount__example": -5}, "`example` -5 breaks the column's own rules"),
+        ({"columns__loan_ref__example": "X1"}, "`example` 'X1' breaks the column's own rules"),
         ({"labels": {"Yes": 2, "No": 0}}, "'labels': a binary task maps labels to 0 and 1"),
         ({"task": "regression"}, "'task': regression is not supported yet"),
         ({"features__x": "amount.real"}, "'features.x': 'amount.real' is not allowed"),

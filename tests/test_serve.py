@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ast
+import contextlib
 import hashlib
 import http.client
 import json
@@ -12,6 +13,7 @@ import sys
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
@@ -84,6 +86,11 @@ EDGES = [
 ]  # fmt: skip
 
 
+# Text in a numeric column: the schema converts it (a CSV cell is text); a JSON request
+# has numbers, and the published contract says number, so the service refuses it.
+NUMERIC_TEXT = {("age", "42"), ("income", "1200.5")}
+
+
 @pytest.mark.parametrize(("column", "value"), EDGES)
 def test_request_model_accepts_what_the_schema_accepts(rows, column, value):
     row = records(rows.head(1))[0]
@@ -95,7 +102,8 @@ def test_request_model_accepts_what_the_schema_accepts(rows, column, value):
         service_ok = True
     except Exception:
         service_ok = False
-    assert service_ok == schema_ok, f"{column}={value!r}: schema {schema_ok}, service {service_ok}"
+    expected = schema_ok and (column, value) not in NUMERIC_TEXT
+    assert service_ok == expected, f"{column}={value!r}: schema {schema_ok}, service {service_ok}"
 
 
 def test_a_check_the_service_cannot_translate_is_an_error():
@@ -133,10 +141,10 @@ def test_predict_one_record_and_a_list(client, model_file, rows):
 @pytest.mark.parametrize(
     ("change", "loc", "kind"),
     [
-        ({"age": "forty"}, ["body", 1, "age"], "int_parsing"),
+        ({"age": "forty"}, ["body", 1, "age"], "int_type"),
         ({"age": 42.5}, ["body", 1, "age"], "int_from_float"),
-        ({"age": True}, ["body", 1, "age"], "value_error"),
-        ({"monthly_charges": "a lot"}, ["body", 1, "monthly_charges"], "float_parsing"),
+        ({"age": True}, ["body", 1, "age"], "int_type"),
+        ({"monthly_charges": "a lot"}, ["body", 1, "monthly_charges"], "float_type"),
         ({"plan": "platinum"}, ["body", 1, "plan"], "literal_error"),
         ({"region": None}, ["body", 1, "region"], "literal_error"),
         ({"age": 7}, ["body", 1, "age"], "greater_than_equal"),
@@ -144,7 +152,7 @@ def test_predict_one_record_and_a_list(client, model_file, rows):
         ({"income": -5.0}, ["body", 1, "income"], "greater_than_equal"),
         ({"customer_id": "42"}, ["body", 1, "customer_id"], "string_pattern_mismatch"),
         ({"notes": "vip"}, ["body", 1, "notes"], "extra_forbidden"),
-        ({"tenure_months": "DROP"}, ["body", 1, "tenure_months"], "int_parsing"),
+        ({"tenure_months": "DROP"}, ["body", 1, "tenure_months"], "int_type"),
     ],
 )
 def test_each_bad_field_is_a_422_naming_the_record_and_field(client, rows, change, loc, kind):
@@ -225,7 +233,7 @@ def test_health_model_and_docs(client):
     info = client.get("/model").json()
     assert info == {
         "name": "churn-model", "version": "file:model.skops", "stage": None, "commit": None,
-        "metrics": {}, "threshold": 0.5, "max_batch": 50,
+        "metrics": {}, "threshold": 0.5, "max_batch": 50, "max_body_bytes": 64 * 1024,
     }  # fmt: skip
     spec = client.get("/openapi.json").json()
     body = spec["paths"]["/predict"]["post"]["requestBody"]["content"]["application/json"]
@@ -270,6 +278,318 @@ def test_a_model_that_fails_to_load_keeps_the_service_unready(rows):
         assert health.status_code == 503
         assert health.json() == {"status": "failed", "detail": "OSError: model.skops: no such file"}
         assert c.post("/predict", json=records(rows.head(1))[0]).status_code == 503
+
+
+# --- hostile input: overflowing numbers, huge errors, text for numbers ------------------
+
+
+def post_bytes(client, content: bytes, **headers: str):
+    headers = {"content-type": "application/json", **headers}
+    return client.post("/predict", content=content, headers=headers)
+
+
+def record_text(rows: pd.DataFrame, **changes: str) -> str:
+    """One record as JSON text, with some values replaced by raw JSON text (e.g. 1e309)."""
+    row = records(rows.head(1).drop(columns=[schema.TARGET]))[0]
+    row.update({k: f"@{k}@" for k in changes})
+    text = json.dumps(row)
+    for key, raw in changes.items():
+        text = text.replace(f'"@{key}@"', raw)
+    return text
+
+
+@pytest.mark.parametrize(
+    ("field", "number", "kind"),
+    [
+        ("x", "1e309", "extra_forbidden"),  # an unknown field
+        ("x", "-1e400", "extra_forbidden"),
+        ("income", "1e309", "finite_number"),
+        ("monthly_charges", "-1e309", "finite_number"),
+        ("age", "1e309", "finite_number"),
+        ("income", "1" + "0" * 400, "finite_number"),  # an integer too large for a float
+        ("plan", '[1e309, {"a": 1e309}]', "literal_error"),
+    ],
+)
+def test_a_number_too_large_for_a_float_is_a_422_naming_the_field(
+    client, rows, field, number, kind
+):
+    bad = record_text(rows, **{field: number})
+    one = post_bytes(client, bad.encode())
+    many = post_bytes(client, f"[{record_text(rows)}, {bad}]".encode())
+    for response, loc in ((one, ["body", field]), (many, ["body", 1, field])):
+        assert response.status_code == 422, response.text
+        (error,) = response.json()["detail"]
+        assert error["loc"] == loc and error["type"] == kind, error
+        if kind == "finite_number":
+            assert error["msg"].startswith("Number out of range"), error
+
+
+@pytest.mark.parametrize("body", [b"[1e309]", b"1e309", b'{"x": [1e309]}', b'[{"age": NaN}]'])
+def test_overflowing_numbers_anywhere_are_4xx(client, body):
+    response = post_bytes(client, body)
+    assert response.status_code == 422, response.text
+    assert response.json()["detail"][0]["loc"][0] == "body"
+
+
+def test_errors_show_a_short_excerpt_never_the_whole_input(client, rows):
+    huge = "A" * 20_000  # the body stays under the client's 64 KiB limit
+    body = records(rows.head(3).drop(columns=[schema.TARGET]))
+    body[0][schema.ID] = huge
+    body[1]["plan"] = {"nested": list(range(3_000))}
+    body[2]["k" * 5_000] = 1
+    response = client.post("/predict", json=body)
+    assert response.status_code == 422
+    assert len(response.content) < 2_000, len(response.content)
+    by_record = {e["loc"][1]: e for e in response.json()["detail"]}
+    assert by_record[0]["loc"] == ["body", 0, schema.ID]
+    assert by_record[0]["type"] == "string_pattern_mismatch"
+    assert by_record[0]["input"] == "A" * (api.EXCERPT - 1) + "…"
+    assert by_record[1]["input"].startswith('{"nested": [0, 1, 2')
+    assert by_record[1]["input"].endswith("…") and len(by_record[1]["input"]) == api.EXCERPT
+    assert by_record[2]["loc"][2] == "k" * (api.EXCERPT - 1) + "…"
+    assert by_record[2]["type"] == "extra_forbidden" and by_record[2]["input"] == 1
+
+
+def test_errors_are_capped_and_the_rest_counted(model_file):
+    pipeline = model.load(model_file)
+    app = api.create_app(api.Model(pipeline, "m", "v1"), threshold=0.5, max_batch=1_000)
+    with TestClient(app) as c:
+        empties = b"[" + b",".join([b"{}"] * 1_000) + b"]"  # 3 KB
+        response = post_bytes(c, empties)
+    assert response.status_code == 422
+    assert len(response.content) < 5_000, len(response.content)
+    detail = response.json()["detail"]
+    required = [n for n, f in api.record_model().model_fields.items() if f.is_required()]
+    found = 1_000 * len(required)
+    assert len(detail) == api.MAX_ERRORS + 1
+    assert all(e["type"] == "missing" and "input" not in e for e in detail[:-1])
+    assert detail[-1] == {
+        "loc": ["body"], "type": "too_many_errors",
+        "msg": f"{found - api.MAX_ERRORS} more errors not listed ({found} in all; "
+               f"the first {api.MAX_ERRORS} are shown)",
+    }  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "kind"),
+    [
+        ("age", "44", "int_type"), ("income", "1200.5", "float_type"),
+        ("support_tickets", True, "int_type"), ("monthly_charges", False, "float_type"),
+        (schema.TARGET, True, "int_type"), (schema.TARGET, "1", "int_type"),
+        (schema.TARGET, 1.5, "literal_error"),
+        (schema.ID, "CUST-" + "\u0661" * 8, "string_pattern_mismatch"),  # Arabic-Indic 1s
+        (schema.ID, "CUST-1234567\uff18", "string_pattern_mismatch"),  # a full-width 8
+    ],
+)  # fmt: skip
+def test_the_service_accepts_only_what_its_published_schema_says(client, rows, field, value, kind):
+    row = records(rows.head(1).drop(columns=[schema.TARGET]))[0]
+    row[field] = value
+    response = client.post("/predict", json=row)
+    assert response.status_code == 422, response.text
+    (error,) = response.json()["detail"]
+    assert (error["loc"], error["type"]) == (["body", field], kind)
+
+
+def test_json_schema_integers_and_labels_are_accepted(client, rows):
+    row = records(rows.head(1))[0]
+    row["age"], row[schema.TARGET] = 42.0, 1.0  # JSON Schema: 42.0 is an integer
+    assert client.post("/predict", json=row).status_code == 200
+
+
+def test_published_patterns_are_ascii_and_the_check_follows_them(client):
+    spec = client.get("/openapi.json").json()
+    pattern = spec["components"]["schemas"]["Record"]["properties"][schema.ID]["pattern"]
+    assert "\\d" not in pattern and pattern.isascii()
+    assert api.ascii_pattern("c", r"^CUST-\d{8}$") == "^CUST-[0-9]{8}$"
+    assert api.ascii_pattern("c", r"[\d_]+\.\w\S") == r"[0-9_]+\.[0-9A-Za-z_][^\t\n\v\f\r ]"
+    assert api.ascii_pattern("c", r"[]\d]x") == "[]0-9]x"
+    with pytest.raises(TypeError, match=r"uses \\D"):
+        api.ascii_pattern("c", r"[\D]")
+
+
+def test_a_record_whose_features_are_infinite_is_a_422(client, rows):
+    # A positive income this small is valid, but charges / income overflows to infinity.
+    one = post_bytes(client, record_text(rows, income="5e-324").encode())
+    assert one.status_code == 422, one.text
+    (error,) = one.json()["detail"]
+    assert error["loc"] == ["body"] and error["type"] == "feature_not_finite"
+    assert "charges_to_income" in error["msg"]
+    many = post_bytes(
+        client, f"[{record_text(rows)}, {record_text(rows, income='5e-324')}]".encode()
+    )
+    assert [e["loc"] for e in many.json()["detail"]] == [["body", 1]]
+
+
+def test_infinite_features_are_found_by_row_and_column():
+    feats = pd.DataFrame({
+        "a": [1.0, np.inf, np.nan], "b": [-np.inf, 2.0, 3.0],
+        "plan": pd.Categorical(["free", "pro", "free"]),
+    })  # fmt: skip
+    assert predict.infinite_features(feats) == [(0, "b"), (1, "a")]
+
+
+# --- request size, and what runs where ----------------------------------------------------
+
+
+def test_a_body_over_the_limit_is_413_before_it_is_parsed(client, rows):
+    limit = api.default_max_body_bytes(50)
+    assert limit == 64 * 1024  # 1 KiB a record, at least 64 KiB
+    record = record_text(rows).encode()
+    exactly = record + b" " * (limit - len(record))
+    assert post_bytes(client, exactly).status_code == 200
+    over = b"not even JSON" + b" " * limit
+    for response in (
+        post_bytes(client, over),  # with Content-Length
+        client.post(
+            "/predict", content=iter([over[:1000], over[1000:]]),  # chunked: no Content-Length
+            headers={"content-type": "application/json"},
+        ),
+    ):  # fmt: skip
+        assert response.status_code == 413, response.text
+        assert response.headers["connection"] == "close"
+        assert response.json()["detail"] == [{
+            "loc": ["body"], "type": "too_large",
+            "msg": f"Request body larger than {limit:,} bytes (serve.max_body_bytes)",
+        }]  # fmt: skip
+
+
+def test_the_body_limit_is_a_serve_knob(model_file):
+    assert SERVE.max_body_bytes is None and SERVE.read_timeout == 10
+    assert api.default_max_body_bytes(SERVE.max_batch) == 1_024_000
+    text = (ROOT / "params.yaml").read_text()
+    assert "max_body_bytes: null" in text and "1 KiB per record" in text
+    app = api.create_app(
+        api.Model(model.load(model_file), "m", "v1"), threshold=0.5, max_batch=10,
+        max_body_bytes=2_000,
+    )  # fmt: skip
+    with TestClient(app) as c:
+        assert post_bytes(c, b" " * 2_001).status_code == 413
+        assert c.get("/model").json()["max_body_bytes"] == 2_000
+        body = c.get("/openapi.json").json()["paths"]["/predict"]["post"]["requestBody"]
+        assert "at most 2,000 bytes" in body["description"]
+
+
+class BlockingPipeline:
+    """Stands in for a model: scores 0.5, after `release` is set; records where it ran."""
+
+    def __init__(self) -> None:
+        self.entered, self.release = threading.Event(), threading.Event()
+        self.seen: list[tuple[str, int]] = []
+
+    def predict_proba(self, feats: pd.DataFrame) -> np.ndarray:
+        from sklearn.utils._openmp_helpers import _openmp_effective_n_threads
+
+        self.seen.append((threading.current_thread().name, _openmp_effective_n_threads()))
+        self.entered.set()
+        self.release.wait(timeout=30)
+        return np.full((len(feats), 2), 0.5)
+
+
+@contextmanager
+def uvicorn_serving(app, read_timeout: float = 10.0, http_base: type | None = None):
+    """`app` in a real uvicorn server as `ratchet serve` configures it, on a free port."""
+    import uvicorn
+
+    port = free_port()
+    cfg = ServeParams(max_batch=1_000, host="127.0.0.1", port=port, read_timeout=read_timeout)
+    config = serve.uvicorn_config(app, cfg, "127.0.0.1", port)
+    if http_base is not None:
+        config.http = serve.http_protocol(read_timeout, http_base)
+    config.log_level = "warning"
+    server = uvicorn.Server(config)
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 30
+    while not server.started and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert server.started
+    try:
+        yield port
+    finally:
+        server.should_exit = True
+        thread.join(timeout=30)
+
+
+def test_health_answers_while_a_request_is_scored(rows):
+    pipeline = BlockingPipeline()
+    app = api.create_app(api.Model(pipeline, "m", "v1"), threshold=0.5, max_batch=1_000)
+    body = json.dumps(records(rows.drop(columns=[schema.TARGET]))).encode()
+    with uvicorn_serving(app) as port, ThreadPoolExecutor(1) as pool:
+
+        def post() -> int:
+            conn = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
+            conn.request("POST", "/predict", body, {"Content-Type": "application/json"})
+            return conn.getresponse().status
+
+        pending = pool.submit(post)
+        assert pipeline.entered.wait(timeout=30)
+        try:
+            health = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
+            health.request("GET", "/health")  # answered while the model is busy
+            assert health.getresponse().status == 200
+        finally:
+            pipeline.release.set()
+        assert pending.result(timeout=60) == 200
+    ((name, threads),) = pipeline.seen
+    assert name.startswith("ratchet-predict") and threads == 1  # one OpenMP thread
+
+
+def read_until_closed(sock: socket.socket, seconds: float) -> tuple[bytes, float]:
+    sock.settimeout(seconds)
+    began, data = time.monotonic(), b""
+    with contextlib.suppress(TimeoutError):
+        while chunk := sock.recv(4096):
+            data += chunk
+    return data, time.monotonic() - began
+
+
+@pytest.mark.parametrize("http_base", ["h11", "httptools"])
+def test_a_client_that_never_finishes_its_headers_is_disconnected(model_file, http_base):
+    from uvicorn.config import HTTP_PROTOCOLS
+    from uvicorn.importer import import_from_string
+
+    base = import_from_string(HTTP_PROTOCOLS[http_base])
+    app = api.create_app(api.Model(model.load(model_file), "m", "v1"), threshold=0.5, max_batch=10)
+    with uvicorn_serving(app, read_timeout=1.0, http_base=base) as port:
+        address = ("127.0.0.1", port)
+        for sent in (b"", b"POST /predi", b"GET /health HTTP/1.1\r\nHost: x\r\nX-A: "):
+            with socket.create_connection(address) as sock:
+                sock.sendall(sent)
+                data, took = read_until_closed(sock, 10)
+            assert data.startswith(b"HTTP/1.1 408 "), (sent, data)
+            assert 0.5 < took < 5, (sent, took)
+        with socket.create_connection(address) as sock:  # after a keep-alive response
+            sock.sendall(b"GET /health HTTP/1.1\r\nHost: x\r\n\r\n")
+            response = b""
+            while not response.endswith(b"}"):
+                response += sock.recv(4096)
+            assert response.startswith(b"HTTP/1.1 200 ")
+            sock.sendall(b"GET /hea")
+            data, took = read_until_closed(sock, 10)
+            assert data.startswith(b"HTTP/1.1 408 ") and took < 5
+        with socket.create_connection(address) as sock:  # a body that never ends
+            sock.sendall(b"POST /predict HTTP/1.1\r\nHost: x\r\nContent-Type: application/json"
+                         b"\r\nContent-Length: 100\r\n\r\n[{")  # fmt: skip
+            data, took = read_until_closed(sock, 10)
+            assert data.startswith(b"HTTP/1.1 408 ") and b"serve.read_timeout" in data
+        with socket.create_connection(address) as sock:  # endless headers
+            sock.sendall(b"GET /health HTTP/1.1\r\nHost: x\r\n" + b"X-A: b\r\n" * 10_000)
+            data, took = read_until_closed(sock, 10)
+            assert data.split(b" ")[1] in (b"431", b"400") and took < 5  # h11 has its own limit
+
+
+def test_a_chunked_body_over_the_limit_is_413_on_a_real_server(model_file):
+    app = api.create_app(
+        api.Model(model.load(model_file), "m", "v1"), threshold=0.5, max_batch=10,
+        max_body_bytes=2_000,
+    )  # fmt: skip
+    with uvicorn_serving(app) as port, socket.create_connection(("127.0.0.1", port)) as sock:
+        sock.sendall(b"POST /predict HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+                     b"Transfer-Encoding: chunked\r\n\r\n")  # fmt: skip
+        for _ in range(3):
+            sock.sendall(b"3e8\r\n" + b" " * 1_000 + b"\r\n")
+        data, _ = read_until_closed(sock, 10)
+    assert data.startswith(b"HTTP/1.1 413 ") and b"connection: close" in data.lower()
 
 
 # --- the command ------------------------------------------------------------------------
@@ -420,6 +740,7 @@ def test_score_predict_and_evaluate_agree_exactly(registry_repo, test_split, tmp
         "name": "churn-model", "version": "v1.0.0", "stage": "prod", "commit": commit,
         "metrics": {k: metrics[k] for k in ("roc_auc", "pr_auc", "f1", "log_loss", "brier")},
         "threshold": 0.5, "max_batch": SERVE.max_batch,
+        "max_body_bytes": api.default_max_body_bytes(SERVE.max_batch),
     }  # fmt: skip
 
 

@@ -106,8 +106,9 @@ def test_every_make_target_the_workflow_calls_is_documented():
         ["make", "-n", "gate", "pr-report", "BASE=main"], cwd=ROOT, capture_output=True,
         text=True, check=True,
     ).stdout  # fmt: skip
-    assert "ratchet gate --base main" in dry
-    assert "ratchet report --base main" in dry
+    # BASE reaches ratchet through the environment (tests/test_makefile.py).
+    assert 'ratchet gate --base "${BASE}"' in dry
+    assert 'ratchet report --base "${BASE}"' in dry
 
 
 @pytest.fixture(scope="module")
@@ -229,3 +230,151 @@ def test_sweep_steps_are_documented_make_targets_and_the_matrix_runs_locally():
     ]
     bad = run(["make", "-s", "exp-matrix"], ROOT, check=False, env={"GRID": "train.x=1;id"})
     assert bad.returncode != 0 and "not a plain value" in bad.stderr
+
+
+def run_step(script: str, tmp_path, env: dict[str, str]):
+    """A `run:` script as a Linux runner runs it (`bash -e {0}`); returns what it output."""
+    output = tmp_path / "github_output"
+    output.write_text("")
+    result = run(
+        ["bash", "-e", "-c", script], ROOT, check=False, env={**env, "GITHUB_OUTPUT": str(output)}
+    )
+    return result, output.read_text()
+
+
+# echo "x=$(cmd)" succeeds whatever cmd does: assign first (x=$(cmd) fails the step), then echo.
+HIDDEN_FAILURE = re.compile(r"^\s*(?:echo|printf)\b.*(?:\$\(|`)")
+
+
+def test_no_step_hides_a_command_failure_inside_echo():
+    for path in WORKFLOWS:
+        for job in load(path)["jobs"].values():
+            for step in job["steps"]:
+                for line in step.get("run", "").splitlines():
+                    assert not HIDDEN_FAILURE.search(line), (path.name, step.get("name"), line)
+
+
+def test_sweep_grid_step_fails_on_a_bad_grid_and_outputs_a_good_one(sweep_workflow, tmp_path):
+    (step,) = [s for s in sweep_workflow["jobs"]["grid"]["steps"] if s.get("id") == "matrix"]
+    env = {"PREFIX": "sweep-1-1"}
+    bad, written = run_step(step["run"], tmp_path, {**env, "GRID": "train.no_such_knob=1,2"})
+    assert bad.returncode != 0
+    assert "train.no_such_knob" in bad.stderr
+    assert written == ""  # no empty matrix for the next job to choke on
+    good, written = run_step(step["run"], tmp_path, {**env, "GRID": "train.max_depth=3,6"})
+    assert good.returncode == 0, good.stderr
+    name, _, matrix = written.rstrip("\n").partition("=")
+    assert name == "matrix" and "\n" not in matrix
+    assert [e["name"] for e in json.loads(matrix)["include"]] == ["sweep-1-1-1", "sweep-1-1-2"]
+
+
+def expression(text: str, context: dict):
+    """Evaluate the small subset of GitHub expressions the workflows use in `concurrency`."""
+    tokens = re.findall(r"'[^']*'|==|&&|\|\||[\w.-]+", text)
+
+    def value(token: str):
+        if token.startswith("'"):
+            return token[1:-1]
+        node = context
+        for part in token.split("."):
+            node = node.get(part) if isinstance(node, dict) else None
+        return node
+
+    def parse(ops: tuple[str, ...], items: list[str]):
+        if not ops:
+            (token,) = items
+            return value(token)
+        op, rest = ops[0], ops[1:]
+        parts, current = [], []
+        for token in items:
+            if token == op:
+                parts.append(current)
+                current = []
+            else:
+                current.append(token)
+        values = [parse(rest, part) for part in [*parts, current]]
+        result = values[0]
+        for other in values[1:]:
+            if op == "||":
+                result = result or other
+            elif op == "&&":
+                result = result and other
+            else:
+                result = result == other
+        return result
+
+    return parse(("||", "&&", "=="), tokens)
+
+
+def interpolate(text, context: dict) -> str:
+    """A workflow value with each `${{ }}` replaced as GitHub renders it."""
+
+    def render(result) -> str:
+        if isinstance(result, bool):
+            return str(result).lower()
+        return "" if result is None else str(result)
+
+    if not isinstance(text, str):
+        return render(text)
+    return re.sub(r"\$\{\{(.*?)\}\}", lambda m: render(expression(m.group(1), context)), text)
+
+
+def test_pipeline_cancels_superseded_pull_request_runs_but_never_a_push_to_main(workflow):
+    concurrency = workflow["concurrency"]
+
+    def pull_request(number: int, sha: str) -> dict:
+        return {"github": {"workflow": "pipeline", "event_name": "pull_request", "sha": sha,
+                           "ref": f"refs/pull/{number}/merge",
+                           "event": {"pull_request": {"number": number}}}}  # fmt: skip
+
+    def push(sha: str) -> dict:
+        return {"github": {"workflow": "pipeline", "event_name": "push", "sha": sha,
+                           "ref": "refs/heads/main", "event": {}}}  # fmt: skip
+
+    def group(ctx: dict) -> str:
+        return interpolate(concurrency["group"], ctx)
+
+    def cancels(ctx: dict) -> str:
+        return interpolate(concurrency["cancel-in-progress"], ctx)
+
+    # A new push to a pull request replaces the run of its previous head...
+    assert group(pull_request(7, "a" * 40)) == group(pull_request(7, "b" * 40))
+    assert cancels(pull_request(7, "b" * 40)) == "true"
+    assert group(pull_request(7, "a" * 40)) != group(pull_request(8, "a" * 40))
+    # ...but each push to main runs to the end (its `dvc push`), in a group of its own:
+    # a shared group would still let a third push cancel a second one that is pending.
+    assert cancels(push("c" * 40)) == "false"
+    assert group(push("c" * 40)) != group(push("d" * 40))
+    assert group(push("c" * 40)) != group(pull_request(7, "c" * 40))
+
+
+@pytest.fixture(scope="module")
+def retrain_job() -> dict:
+    return load(ROOT / ".github" / "workflows" / "retrain.yml")["jobs"]["retrain"]
+
+
+def test_retrain_gates_its_own_pull_request_and_fails_when_the_gate_fails(retrain_job):
+    steps = retrain_job["steps"]
+
+    def index(command: str) -> int:
+        (found,) = [i for i, s in enumerate(steps) if command in s.get("run", "")]
+        return found
+
+    # The pull request's own pipeline run may never start (GITHUB_TOKEN starts no workflows),
+    # so this job commits, then reports and gates against the commit it branched from.
+    commit, gate, pr = index("make retrain-branch"), index("make gate"), index("make retrain-pr")
+    assert index("make repro") < commit < gate < pr
+    script = steps[gate]["run"]
+    assert script.index('make pr-report BASE="$BASE"') < script.index('make gate BASE="$BASE"')
+    assert steps[gate]["env"]["BASE"] == "${{ github.sha }}"
+    assert steps[gate]["id"] == "gate"
+    # The pull request is opened whatever the verdict (marked when it fails)...
+    assert steps[pr]["env"]["GATE"] == "${{ steps.gate.outputs.gate }}"
+    assert steps[pr]["env"]["BASE_BRANCH"] == "${{ github.ref_name }}"
+    assert "failure()" not in steps[pr].get("if", "")
+    # ...with a token that starts the pipeline workflow on it, when one is configured...
+    assert steps[pr]["env"]["GH_TOKEN"] == "${{ secrets.RETRAIN_PR_TOKEN || github.token }}"
+    # ...and then the job fails if the gate did.
+    last = steps[-1]
+    assert last["if"] == "steps.gate.outputs.gate == 'fail'"
+    assert last["run"].rstrip().endswith("exit 1")

@@ -57,6 +57,7 @@ class ColumnSpec(_Strict):
     unknown: str | None = None  # category: map values outside `categories` to this bucket
     pattern: str | None = None  # text/id: a regular expression every value matches
     unique: bool = False
+    example: int | float | str | bool | None = None  # shown in the service's API docs
     why: str = ""
 
     @model_validator(mode="after")
@@ -81,6 +82,8 @@ class ColumnSpec(_Strict):
                 re.compile(self.pattern)
             except re.error as exc:
                 raise ValueError(f"`pattern` is not a regular expression ({exc})") from None
+        if self.example is not None and not _allows(self, self.example):
+            raise ValueError(f"`example` {self.example!r} breaks the column's own rules")
         return self
 
 
@@ -180,11 +183,57 @@ class Contract:
     def engineered(self) -> tuple[str, ...]:
         return tuple(self.features)
 
+    def example_record(self) -> dict[str, Any] | None:
+        """A request record for the API docs: each column's `example`, else a value its
+        rules allow; None when a column needs an example the rules cannot give (a pattern)."""
+        record: dict[str, Any] = {}
+        for name in self.inputs:
+            c = self.columns[name]
+            value = c.example
+            if value is None and not c.nullable:
+                value = _allowed_value(c)
+                if value is None:
+                    return None
+            record[name] = value
+        return record
+
     @property
     def label_values(self) -> tuple[int, ...]:
         if self.spec.labels:
             return tuple(sorted(set(self.spec.labels.values())))
         return (0, 1)
+
+
+def _allows(c: ColumnSpec, value: Any) -> bool:
+    """Whether `value` passes the column's type and rules (for its `example`)."""
+    if c.type in ("integer", "float"):
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            return False
+        if c.type == "integer" and value != int(value):
+            return False
+        return (c.min is None or value >= c.min) and (c.max is None or value <= c.max)
+    if c.type == "boolean":
+        return isinstance(value, bool)
+    if not isinstance(value, str):
+        return False
+    if c.type == "category":
+        return value in c.categories or c.unknown is not None
+    return c.pattern is None or re.fullmatch(c.pattern, value) is not None
+
+
+def _allowed_value(c: ColumnSpec) -> Any:
+    if c.type == "category":
+        return c.categories[0]
+    if c.type == "boolean":
+        return False
+    if c.type in ("integer", "float"):
+        low = c.min if c.min is not None else (0 if c.max is None or c.max >= 0 else c.max)
+        high = c.max if c.max is not None else low
+        middle = (low + high) / 2
+        return int(middle) if c.type == "integer" else float(middle)
+    if c.type == "text" and c.pattern is None:
+        return "example"
+    return None  # datetime, or text that must match a pattern
 
 
 def parse(document: Any, where: str = CONTRACT_FILE, text: str | None = None) -> Contract:

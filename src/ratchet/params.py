@@ -142,6 +142,8 @@ class ServeParams(_Section):
     """`ratchet serve`, the REST service; no pipeline stage reads them."""
 
     max_batch: Annotated[int, Field(ge=1, le=100_000)]
+    max_body_bytes: Annotated[int, Field(ge=1_024)] | None = None  # None: from max_batch
+    read_timeout: Annotated[float, Field(gt=0, le=3_600)] = 10.0
     host: str
     port: Annotated[int, Field(ge=1, le=65_535)]
 

@@ -15,12 +15,14 @@ import socket
 from pathlib import Path
 from typing import Any
 
-from ratchet import loading, modelcard, params, schema, tags
+from ratchet import contract, loading, modelcard, params, tags
+from ratchet import model as model_file
 from ratchet.errors import RatchetError
 from ratchet.params import EvaluateParams, ServeParams
 
 INSTALL_HINT = "pip install 'ratchet[serve]' (in this repository: uv sync --extra serve)"
 INFO_KEYS = {"name", "version", "stage", "commit", "metrics", "md5"}
+MAX_HEAD_BYTES = 64 * 1024  # request line and headers; a longer head gets 431
 
 
 def _require_extra() -> None:
@@ -81,12 +83,99 @@ def _check_port_free(host: str, port: int) -> None:
             raise RatchetError(f"cannot listen on {host}:{port} ({exc.strerror})") from None
 
 
-def _example() -> dict[str, Any]:
-    """A record for the OpenAPI docs' "Try it out", from the sample generator."""
-    from ratchet import sample
+def _example() -> dict[str, Any] | None:
+    """A record for the OpenAPI docs' "Try it out", from the dataset contract."""
+    return contract.current().example_record()
 
-    row = sample.generate(1, seed=0).drop(columns=[schema.TARGET])
-    return json.loads(row.to_json(orient="records"))[0]
+
+def _refuse(status: str, text: str) -> bytes:
+    body = text.encode()
+    return (
+        f"HTTP/1.1 {status}\r\ncontent-type: text/plain; charset=utf-8\r\n"
+        f"content-length: {len(body)}\r\nconnection: close\r\n\r\n"
+    ).encode() + body
+
+
+def http_protocol(seconds: float, base: type | None = None) -> type:
+    """uvicorn's HTTP protocol (or `base`), with a deadline for each request's head.
+
+    uvicorn times out only idle keep-alive connections: a client that sends half a
+    request line, or headers one byte at a time, holds its connection for ever. Here the
+    request line and headers must arrive within `seconds` of the connection opening (or
+    of the first byte after a response), and within MAX_HEAD_BYTES; otherwise the client
+    gets 408 (431) and the connection is closed. The body's deadline is the app's.
+    """
+    if base is None:
+        from uvicorn.protocols.http.auto import AutoHTTPProtocol
+
+        base = AutoHTTPProtocol
+    timeout = _refuse("408 Request Timeout", f"Request headers not received within {seconds:g} s")
+    too_long = _refuse("431 Request Header Fields Too Large", "Request headers too large")
+
+    class HeadDeadline(base):  # type: ignore[misc, valid-type]
+        _head_timer: Any = None
+        _head_bytes = 0
+
+        def connection_made(self, transport) -> None:
+            super().connection_made(transport)
+            self._start_head_timer()
+
+        def data_received(self, data: bytes) -> None:
+            before = self.cycle
+            super().data_received(data)
+            if self.cycle is not before:  # a request's head is complete: it is being served
+                self._stop_head_timer()
+                self._head_bytes = 0
+            elif self._awaiting_head() and not self.transport.is_closing():
+                self._head_bytes += len(data)  # part of the next request's head
+                if self._head_bytes > MAX_HEAD_BYTES:
+                    self._refuse(too_long)
+                else:
+                    self._start_head_timer()  # keeps a running deadline: never extended
+
+        def connection_lost(self, exc: Exception | None) -> None:
+            self._stop_head_timer()
+            super().connection_lost(exc)
+
+        def _awaiting_head(self) -> bool:
+            return self.cycle is None or self.cycle.response_complete
+
+        def _start_head_timer(self) -> None:
+            if self._head_timer is None:
+                self._head_timer = self.loop.call_later(seconds, self._expired)
+
+        def _stop_head_timer(self) -> None:
+            if self._head_timer is not None:
+                self._head_timer.cancel()
+                self._head_timer = None
+
+        def _expired(self) -> None:
+            self._head_timer = None
+            if self._awaiting_head() and not self.transport.is_closing():
+                self._refuse(timeout)
+
+        def _refuse(self, response: bytes) -> None:
+            self._stop_head_timer()
+            self.transport.write(response)
+            self.transport.close()
+
+    HeadDeadline.__name__ = HeadDeadline.__qualname__ = f"HeadDeadline{base.__name__}"
+    return HeadDeadline
+
+
+def uvicorn_config(app, cfg: ServeParams, host: str, port: int, access_log: bool = False):
+    """How `ratchet serve` runs the app: uvicorn, with the request-head deadline."""
+    import uvicorn
+
+    return uvicorn.Config(
+        app,
+        host=host,
+        port=port,
+        http=http_protocol(cfg.read_timeout),
+        timeout_keep_alive=5,  # seconds an idle keep-alive connection stays open
+        access_log=access_log,
+        log_level="info",
+    )
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -106,9 +195,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def command(args: argparse.Namespace) -> int:
     _require_extra()
-    import uvicorn
-
-    from ratchet import api
 
     cfg = params.section("serve", ServeParams, args.params)
     threshold = params.section("evaluate", EvaluateParams, args.params).threshold
@@ -118,11 +204,30 @@ def command(args: argparse.Namespace) -> int:
         raise RatchetError(f"--port must be between 1 and 65535, got {port}")
     _check_port_free(host, port)
     model = load(args)
-    app = api.create_app(model, threshold=threshold, max_batch=cfg.max_batch, example=_example())
+    # Requests are read and checked by the contract the model was trained with.
+    with contract.use(model_file.contract_for(model.pipeline)):
+        return _serve(args, cfg, threshold, host, port, model)
+
+
+def _serve(args, cfg: ServeParams, threshold: float, host: str, port: int, model) -> int:
+    import uvicorn
+
+    from ratchet import api
+
+    app = api.create_app(
+        model,
+        threshold=threshold,
+        max_batch=cfg.max_batch,
+        max_body_bytes=cfg.max_body_bytes,
+        read_timeout=cfg.read_timeout,
+        example=_example(),
+    )
+    max_bytes = cfg.max_body_bytes or api.default_max_body_bytes(cfg.max_batch)
     print(
         f"serving {model.name} {model.version} on http://{host}:{port} "
-        f"(threshold {threshold}, at most {cfg.max_batch} records a request; docs: /docs)",
+        f"(threshold {threshold}, at most {cfg.max_batch} records and {max_bytes:,} bytes "
+        "a request; docs: /docs)",
         flush=True,
     )
-    uvicorn.run(app, host=host, port=port, access_log=args.access_log, log_level="info")
+    uvicorn.Server(uvicorn_config(app, cfg, host, port, args.access_log)).run()
     return 0
