@@ -65,7 +65,9 @@ def test_request_model_is_the_schema(rows):
     record = api.record_model()
     columns = schema.raw_schema(expectations=False).columns
     assert list(record.model_fields) == list(columns)
-    table = api.table([record(**r) for r in records(rows.drop(columns=[schema.TARGET]))])
+    table = api.table(
+        [record(**r) for r in records(rows.drop(columns=[schema.TARGET]))], api.table_dtypes()
+    )
     typed = validate.check(rows, expectations=False).table.drop(columns=[schema.TARGET])
     pd.testing.assert_frame_equal(table, typed.reset_index(drop=True))
 

@@ -189,11 +189,9 @@ class Contract:
         record: dict[str, Any] = {}
         for name in self.inputs:
             c = self.columns[name]
-            value = c.example
+            value = c.example if c.example is not None else _allowed_value(c)
             if value is None and not c.nullable:
-                value = _allowed_value(c)
-                if value is None:
-                    return None
+                return None
             record[name] = value
         return record
 
