@@ -53,7 +53,7 @@ MISSING_WEAK = ("na", "None", "none", "Null", "-", "--")
 # Label values that name the class one usually predicts (checked case-insensitively).
 POSITIVE_WORDS = frozenset(
     {
-        "1", "yes", "y", "true", "t", "positive", "pos", "churn", "churned", "default",
+        "yes", "y", "true", "t", "positive", "pos", "churn", "churned", "default",
         "defaulted", "fraud", "fraudulent", "spam", "malignant", "sick", "disease", "abnormal",
         "fail", "failed", "failure", "bad", "left", "cancelled", "canceled", "attrited",
         "converted", "clicked", "bought", "won",
@@ -201,11 +201,11 @@ def positive_label(counts: pd.Series, numeric: bool) -> tuple[str, str]:
     """(positive value, the reason): a value that names the usual positive class, else the
     larger number (numeric labels), else the rarer value."""
     values = [str(v) for v in counts.index]
+    if numeric:
+        return max(values, key=float), "the larger number"
     named = [v for v in values if v.strip().lower() in POSITIVE_WORDS]
     if len(named) == 1:
         return named[0], "its name says it is the class to predict"
-    if numeric:
-        return max(values, key=float), "the larger number"
     chosen = sorted(values, key=lambda v: (counts[v], v))[0]
     return chosen, f"the rarer class, {counts[chosen] / counts.sum():.1%} of rows"
 
@@ -719,30 +719,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="replace an existing contract drafted for other data")  # fmt: skip
 
 
-def read_cells(path: str | os.PathLike) -> pd.DataFrame:
-    """The table as the file holds it: CSV cells as text (nothing parsed, nothing dropped),
-    Parquet columns as typed."""
-    p, suffix = rawdata.check_file(path)
-    if suffix == ".parquet":
-        return rawdata.read_raw(p)
-    try:
-        frame = pd.read_csv(p, dtype=str, keep_default_na=False, na_filter=False,
-                            encoding="utf-8")  # fmt: skip
-    except UnicodeDecodeError as exc:
-        raise RatchetError(
-            f"{p}: not UTF-8 text at byte {exc.start} (binary file, or re-save it as UTF-8)"
-        ) from None
-    except pd.errors.EmptyDataError:
-        raise RatchetError(f"{p}: no columns (is it empty?)") from None
-    except pd.errors.ParserError as exc:
-        raise RatchetError(f"{p}: cannot parse CSV ({' '.join(str(exc).split())})") from None
-    if len(frame.columns) == 1:
-        rawdata._explain_one_column(p, str(frame.columns[0]))
-    if len(frame) == 0:
-        raise RatchetError(f"{p}: has a header but no rows")
-    return frame
-
-
 def _self_check(c: contract.Contract, path: Path, rows: int) -> None:
     """The validate stage, run on the drafted file with the draft: it must pass."""
     from ratchet import validate
@@ -833,7 +809,7 @@ def command(args: argparse.Namespace) -> int:
     if not Path(".dvc").is_dir():
         raise RatchetError(".dvc: not a DVC repository (run `dvc init` first)")
     source = Path(args.source)
-    frame = read_cells(source)
+    frame = rawdata.read_raw(source, as_text=True)
     name = args.name or dataset_name(source)
     if not re.fullmatch(r"[a-z][a-z0-9-]*", name):
         raise RatchetError(f"--name {name!r}: use lower-case letters, digits and '-'")
