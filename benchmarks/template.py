@@ -13,17 +13,18 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
+# The bundled sample's configuration: temporary projects are built from it, not from the
+# root's, which a fork points at its own data.
+EXAMPLE = ROOT / "examples" / "churn"
 
-TEMPLATE_FILES = (
-    "dvc.yaml",
-    "params.yaml",
+PROJECT_FILES = (  # from the root: how any Ratchet project is set up
     "pyproject.toml",
     ".gitignore",
     ".dvcignore",
     ".dvc/config",
     ".dvc/.gitignore",
-    "dataset/contract.yaml",
 )
+EXAMPLE_FILES = ("dvc.yaml", "params.yaml", "dataset/contract.yaml")  # from the example
 DEFAULT_ROWS_MAX = 2_000_000  # params.yaml validate.rows_max
 
 
@@ -42,7 +43,7 @@ def run(cmd: list[str], cwd: Path, check: bool = True, **kw) -> subprocess.Compl
 
 def params_text(rows: int) -> str:
     """The template's params.yaml with `sample.rows` set (and `validate.rows_max` raised)."""
-    text = (ROOT / "params.yaml").read_text().replace("rows: 20000", f"rows: {rows}", 1)
+    text = (EXAMPLE / "params.yaml").read_text().replace("rows: 20000", f"rows: {rows}", 1)
     if rows > DEFAULT_ROWS_MAX:
         text = text.replace(f"rows_max: {DEFAULT_ROWS_MAX}", f"rows_max: {rows}", 1)
     return text
@@ -53,10 +54,11 @@ def make_template_repo(dest: Path, rows: int) -> Path:
 
     `sample.rows` is set to `rows` (and `validate.rows_max` raised to it when needed).
     """
-    for name in TEMPLATE_FILES:
-        target = dest / name
-        target.parent.mkdir(parents=True, exist_ok=True)
-        shutil.copy2(ROOT / name, target)
+    for source, names in ((ROOT, PROJECT_FILES), (EXAMPLE, EXAMPLE_FILES)):
+        for name in names:
+            target = dest / name
+            target.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(source / name, target)
     shutil.copytree(ROOT / "src", dest / "src", ignore=shutil.ignore_patterns("__pycache__"))
     (dest / "params.yaml").write_text(params_text(rows))
     run(["git", "init", "-q", "-b", "main"], dest)

@@ -12,15 +12,32 @@ from types import SimpleNamespace
 import pandas as pd
 import pytest
 
-from benchmarks.template import BIN, ROOT, make_template_repo, run
-from ratchet import params, sample, schema
+from benchmarks.template import BIN, EXAMPLE, ROOT, make_template_repo, run
+from ratchet import contract, params, sample, schema
 from ratchet.cli import configure_environment, main
 from ratchet.contract import CONTRACT_FILE
 
-__all__ = ["BIN", "ROOT", "make_template_repo", "run"]  # the tests import these from here
+__all__ = [
+    "BIN",
+    "EXAMPLE",
+    "ROOT",
+    "make_template_repo",
+    "run",
+]  # the tests import these from here
 
 # Nothing a test runs may phone home; OpenMP threads wait passively, as in `ratchet`.
 configure_environment()
+
+
+@pytest.fixture(scope="session", autouse=True)
+def example_contract():
+    """The tests' own dataset: the bundled sample's contract, whatever the root's says.
+
+    A fork that points the root at its own data keeps a passing `make test`: in-process
+    code reads this contract, and temporary projects are built from examples/churn.
+    """
+    with contract.use(contract.load(EXAMPLE / CONTRACT_FILE)) as c:
+        yield c
 
 
 @pytest.fixture(scope="session")
@@ -36,14 +53,14 @@ def validated(raw: pd.DataFrame) -> pd.DataFrame:
 
 @pytest.fixture(scope="session")
 def repo_params() -> dict:
-    return params.read_yaml(ROOT / "params.yaml")
+    return params.read_yaml(EXAMPLE / "params.yaml")
 
 
 def project_files(dest: Path) -> Path:
     """params.yaml and the dataset contract in `dest`: what a command run there reads."""
     (dest / "dataset").mkdir(parents=True, exist_ok=True)
-    shutil.copy(ROOT / "params.yaml", dest / "params.yaml")
-    shutil.copy(ROOT / CONTRACT_FILE, dest / CONTRACT_FILE)
+    shutil.copy(EXAMPLE / "params.yaml", dest / "params.yaml")
+    shutil.copy(EXAMPLE / CONTRACT_FILE, dest / CONTRACT_FILE)
     return dest
 
 
@@ -54,7 +71,7 @@ def train_model_file(validated: pd.DataFrame, path: Path, **train: object) -> Pa
     from ratchet.params import FeaturizeParams, TrainParams
     from ratchet.train import fit
 
-    p = params.parse_section("train", TrainParams, params.read_yaml(ROOT / "params.yaml"))
+    p = params.parse_section("train", TrainParams, params.read_yaml(EXAMPLE / "params.yaml"))
     rows, _ = split(validated, FeaturizeParams(test_size=0.3, seed=0))
     fitted, _ = fit(rows, p.model_copy(update=train))
     path.write_bytes(model.to_bytes(fitted))

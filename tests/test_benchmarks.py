@@ -9,11 +9,11 @@ import pytest
 import yaml
 
 from benchmarks import pipeline, report
-from conftest import ROOT, run
+from conftest import EXAMPLE, ROOT, run
 
 
 def test_each_stage_is_measured_against_the_table_it_works_on():
-    tables = pipeline.stage_tables(yaml.safe_load((ROOT / "dvc.yaml").read_text()))
+    tables = pipeline.stage_tables(yaml.safe_load((EXAMPLE / "dvc.yaml").read_text()))
     assert tables == {
         "sample": "data/raw/churn.csv",
         "validate": "data/raw/churn.csv",

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import ROOT, ratchet, run
+from conftest import EXAMPLE, ratchet, run
 
 VERSIONS = ("v1.0.0", "v1.1.0", "v1.2.0")
 T0 = 1_767_225_600  # 2026-01-01 00:00 UTC
@@ -30,8 +30,8 @@ class Repo:
         run(["git", "init", "-q", "-b", "main"], path)
         run(["git", "config", "user.email", "ci@example.com"], path)
         run(["git", "config", "user.name", "Ratchet CI"], path)
-        shutil.copy(ROOT / "params.yaml", path / "params.yaml")
-        shutil.copy(ROOT / "dvc.yaml", path / "dvc.yaml")
+        shutil.copy(EXAMPLE / "params.yaml", path / "params.yaml")
+        shutil.copy(EXAMPLE / "dvc.yaml", path / "dvc.yaml")
         for version in VERSIONS:
             (path / "version.txt").write_text(version)
             run(["git", "add", "-A"], path)
@@ -165,7 +165,7 @@ def test_history_of_a_declared_artifact_without_tags(tmp_path):
     path = tmp_path / "fresh"
     path.mkdir()
     run(["git", "init", "-q", "-b", "main"], path)
-    shutil.copy(ROOT / "params.yaml", path / "params.yaml")
-    shutil.copy(ROOT / "dvc.yaml", path / "dvc.yaml")
+    shutil.copy(EXAMPLE / "params.yaml", path / "params.yaml")
+    shutil.copy(EXAMPLE / "dvc.yaml", path / "dvc.yaml")
     out = ratchet(path, "model", "history", "churn-model").stdout
     assert out == "churn-model: no registry events\n"

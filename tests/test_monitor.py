@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from conftest import ROOT, project_files
+from conftest import EXAMPLE, project_files
 from ratchet import features, monitor, params, sample, schema
 from ratchet.cli import main
 from ratchet.errors import RatchetError
@@ -14,7 +14,7 @@ from ratchet.errors import RatchetError
 
 @pytest.fixture(scope="module")
 def p() -> params.MonitorParams:
-    return params.section("monitor", params.MonitorParams, ROOT / "params.yaml")
+    return params.section("monitor", params.MonitorParams, EXAMPLE / "params.yaml")
 
 
 def batch(rows: int, seed: int, drift: bool = False) -> monitor.Batch:

@@ -68,6 +68,16 @@ def repo(tmp_path_factory) -> Path:
     (repo / "params.yaml").write_text(loose.replace("max: 0.45", "max: 0.9"))
     commit(repo, "loosen the gate")
 
+    branch(repo, "newdata", start="degrade")
+    contract_file = repo / "dataset" / "contract.yaml"
+    contract_file.write_text(
+        contract_file.read_text().replace("name: churn ", "name: churn-eu ", 1)
+    )
+    text = (repo / "params.yaml").read_text()
+    (repo / "params.yaml").write_text(re.sub(r"min: 0\.80, |max: 0\.45, ", "", text))
+    run(["dvc", "repro", "-q"], repo)
+    commit(repo, "switch to another dataset")
+
     branch(repo, "stale")
     set_param(repo, "threshold: 0.5", "threshold: 0.4")
     commit(repo, "change a param without dvc repro")
@@ -233,3 +243,14 @@ def test_a_readme_only_pull_request_passes_in_a_fresh_clone(repo, tmp_path):
     assert report.startswith("### ✅ Gate passes")
     for metric in ("roc_auc", "pr_auc", "log_loss", "brier"):
         assert table_row(report, metric)[3] in ("+0.0000", "-0.0000"), report
+
+
+def test_a_dataset_switch_is_a_new_baseline_not_a_regression(repo):
+    gate, report = ci(repo, "newdata")
+    assert gate.returncode == 0, gate.stdout + gate.stderr
+    assert "rules from this change (new dataset)" in gate.stdout
+    assert "new baseline: dataset changed: name 'churn' → 'churn-eu'" in gate.stdout
+    assert "regression limits skipped" in gate.stdout
+    assert "**New baseline:** dataset changed: name 'churn' → 'churn-eu'" in report
+    # The same metrics under the base's rules, without the switch, fail (see degrade).
+    assert ci(repo, "degrade")[0].returncode == 1

@@ -19,12 +19,12 @@ import pandas as pd
 import pytest
 from fastapi.testclient import TestClient
 
-from conftest import BIN, ROOT, project_files, ratchet, registered_repo, run
+from conftest import BIN, EXAMPLE, ROOT, project_files, ratchet, registered_repo, run
 from ratchet import api, model, predict, sample, schema, serve, validate
 from ratchet.cli import build_parser, main
 from ratchet.params import ServeParams, parse_section, read_yaml
 
-SERVE = parse_section("serve", ServeParams, read_yaml(ROOT / "params.yaml"))
+SERVE = parse_section("serve", ServeParams, read_yaml(EXAMPLE / "params.yaml"))
 
 
 def records(frame: pd.DataFrame) -> list[dict]:

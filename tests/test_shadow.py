@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from conftest import ROOT, project_files, train_model_file
+from conftest import EXAMPLE, project_files, train_model_file
 from ratchet import sample, schema
 from ratchet.cli import main
 from ratchet.errors import RatchetError
@@ -60,7 +60,7 @@ def test_compare_edge_cases():
 
 
 def test_markdown_marks_better_and_worse_in_the_gates_direction():
-    gate = parse_section("gate", GateParams, read_yaml(ROOT / "params.yaml"))
+    gate = parse_section("gate", GateParams, read_yaml(EXAMPLE / "params.yaml"))
     ids = np.array([f"id{i}" for i in range(6)])
     y = np.array([0, 0, 0, 1, 1, 1])
     base = np.array([0.2, 0.6, 0.3, 0.4, 0.7, 0.8])

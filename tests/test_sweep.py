@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import json
+import shutil
 
 import pytest
 
-from conftest import ROOT, run
+from conftest import EXAMPLE, run
 from ratchet import sweep
 from ratchet.errors import RatchetError
 
@@ -84,17 +85,18 @@ def test_matrix_names_each_combination_and_respects_the_github_limit():
         sweep.matrix([grid], "a b")
 
 
-def test_cli_prints_the_matrix_and_the_dvc_arguments():
+def test_cli_prints_the_matrix_and_the_dvc_arguments(tmp_path):
+    shutil.copy(EXAMPLE / "params.yaml", tmp_path / "params.yaml")
     out = run(["ratchet", "exp", "grid", "--format", "matrix", "--prefix", "p",
-               "train.max_depth=3,6"], ROOT).stdout  # fmt: skip
+               "train.max_depth=3,6"], tmp_path).stdout  # fmt: skip
     assert json.loads(out) == {
         "include": [
             {"name": "p-1", "params": "train.max_depth=3"},
             {"name": "p-2", "params": "train.max_depth=6"},
         ]
     }
-    out = run(["ratchet", "exp", "grid", "--format", "dvc"], ROOT).stdout.splitlines()
+    out = run(["ratchet", "exp", "grid", "--format", "dvc"], tmp_path).stdout.splitlines()
     assert out[0] == "-S train.max_depth=3,6,9 -S train.learning_rate=0.03,0.1"
-    bad = run(["ratchet", "exp", "grid", "train.max_iter=0"], ROOT, check=False)
+    bad = run(["ratchet", "exp", "grid", "train.max_iter=0"], tmp_path, check=False)
     assert bad.returncode == 2
     assert bad.stderr.strip().count("\n") == 0 and "train.max_iter" in bad.stderr

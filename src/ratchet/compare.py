@@ -17,7 +17,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import yaml
+
 from ratchet import gitrev, params
+from ratchet.contract import CONTRACT_FILE
 from ratchet.errors import RatchetError
 from ratchet.params import GateParams
 from ratchet.rules import Check, check_all, fmt
@@ -42,6 +45,8 @@ class Comparison:
     current_metrics: dict[str, Any] | None  # None: this change has no metrics file
     stale: list[str] = field(default_factory=list)
     checks: list[Check] = field(default_factory=list)
+    # Why the base's metrics are not comparable (another dataset); None: they are.
+    dataset_switch: str | None = None
 
     @property
     def passed(self) -> bool:
@@ -143,6 +148,36 @@ def choose_rules(
     return rules, from_base
 
 
+# What makes two metrics files incomparable: another dataset, label or task.
+IDENTITY = ("name", "target", "task", "labels")
+
+
+def dataset_switch(base_text: str | None, current_text: str | None) -> str | None:
+    """Why base and change measure different datasets, from their contracts; None: same.
+
+    Only the dataset's identity counts: a new column, bound or feature is an ordinary
+    change whose effect on the metrics the gate should judge.
+    """
+    if base_text is None and current_text is None:
+        return None
+    if base_text is None:
+        return "the base has no dataset contract"
+    if current_text is None:
+        return "this change removes the dataset contract"
+    try:
+        base, current = yaml.safe_load(base_text), yaml.safe_load(current_text)
+    except yaml.YAMLError:
+        return "the base's dataset contract cannot be read"
+    if not isinstance(base, dict) or not isinstance(current, dict):
+        return "a dataset contract is not a mapping"
+    changed = [
+        f"{key} {base.get(key)!r} → {current.get(key)!r}"
+        for key in IDENTITY
+        if base.get(key) != current.get(key)
+    ]
+    return "dataset changed: " + ", ".join(changed) if changed else None
+
+
 def collect(base: str, params_path: str = params.PARAMS_FILE) -> Comparison:
     base_sha = gitrev.resolve(base, name=f"--base {base}")
     head_sha = gitrev.head()
@@ -150,12 +185,19 @@ def collect(base: str, params_path: str = params.PARAMS_FILE) -> Comparison:
     base_source = f"{base}:{params_path}"
     base_text = gitrev.show(base_sha, params_path)
     base_params = params.parse_yaml(base_text or "", base_source)
-    gate, from_base = choose_rules(base_params, current_params, base_source, params_path)
+    switch = dataset_switch(gitrev.show(base_sha, CONTRACT_FILE), read_current(CONTRACT_FILE))
+    if switch:
+        # The base's rules and metrics describe other data: this change's rules apply,
+        # with no regression limits (a new baseline), and the report asks for a review.
+        gate, from_base = choose_rules({}, current_params, base_source, params_path)
+    else:
+        gate, from_base = choose_rules(base_params, current_params, base_source, params_path)
     rules_changed = from_base and base_params.get("gate") != current_params.get("gate")
 
     path = gate.metrics
     base_text = gitrev.show(base_sha, path)
     base_metrics = None if base_text is None else parse_json_object(base_text, f"{base}:{path}")
+    compared = None if switch else base_metrics
     current_text = read_current(path)
     current_metrics = None if current_text is None else parse_json_object(current_text, path)
     return Comparison(
@@ -171,5 +213,6 @@ def collect(base: str, params_path: str = params.PARAMS_FILE) -> Comparison:
         base_metrics=base_metrics,
         current_metrics=current_metrics,
         stale=stale_results(),
-        checks=check_all(gate.rules, base_metrics, current_metrics, path),
+        checks=check_all(gate.rules, compared, current_metrics, path),
+        dataset_switch=switch,
     )

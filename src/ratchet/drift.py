@@ -8,14 +8,11 @@ summary to --output-dir.
 from __future__ import annotations
 
 import argparse
-import io as _io
 import os
 import sys
 from pathlib import Path
 
-import pandas as pd
-
-from ratchet import features, io, loading, model, monitor, params, schema, tags, validate
+from ratchet import contract, features, io, loading, model, monitor, params, schema, tags, validate
 from ratchet.errors import RatchetError
 from ratchet.params import MonitorParams
 from ratchet.rawdata import read_raw
@@ -40,19 +37,11 @@ def load_batch(path: str | os.PathLike) -> monitor.Batch:
 
 def reference_at(ref: loading.ModelRef, repo: Path) -> monitor.Batch:
     """The training split of the version's commit, read through DVC."""
-    import dvc.api
-
-    try:
-        with dvc.api.open(TRAIN_FEATURES, repo=str(repo), rev=ref.commit, mode="rb") as fh:
-            train = pd.read_parquet(_io.BytesIO(fh.read()))
-    except Exception as exc:
-        raise RatchetError(
-            f"{TRAIN_FEATURES} at {ref.commit[:12]} ({ref.name} {ref.version}): cannot fetch "
-            f"from the DVC cache or remote ({type(exc).__name__})"
-        ) from None
+    train = loading.table_at(repo, ref, TRAIN_FEATURES)
     labels = train.get(schema.TARGET)
     return monitor.Batch(
-        train.drop(columns=[schema.ID, schema.TARGET], errors="ignore"), labels=labels
+        train.drop(columns=[c for c in (schema.ID, schema.TARGET) if c], errors="ignore"),
+        labels=labels,
     )
 
 
@@ -63,18 +52,23 @@ def scored(batch: monitor.Batch, pipeline) -> monitor.Batch:
 
 
 def run(args: argparse.Namespace, p: MonitorParams) -> dict:
-    current = load_batch(args.current)
-    pipeline = None
-    if args.reference:
-        reference = load_batch(args.reference)
-        if args.model:
-            pipeline = model.load(args.model)
-    else:
+    pipeline = ref = None
+    if not args.reference:
         root = tags.toplevel(".")
         pipeline, ref = loading.load_with_ref(stage=args.stage, repo=root)
-        reference = reference_at(ref, root)
-        if args.model:
-            pipeline = model.load(args.model)
+    if args.model:
+        pipeline = model.load(args.model)
+    # Batches are read, checked and featurized by the contract the model was trained with.
+    with contract.use(model.contract_for(pipeline) if pipeline is not None else contract.current()):
+        return _report(args, p, pipeline, ref)
+
+
+def _report(args: argparse.Namespace, p: MonitorParams, pipeline, ref) -> dict:
+    current = load_batch(args.current)
+    if args.reference:
+        reference = load_batch(args.reference)
+    else:
+        reference = reference_at(ref, tags.toplevel("."))
     reference = monitor.sample(reference, p.reference_rows, p.seed)
     current = monitor.sample(current, p.current_rows, p.seed)
     if pipeline is not None:

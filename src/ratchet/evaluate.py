@@ -93,7 +93,12 @@ def run(
     io.write_table(
         predictions_path,
         pd.DataFrame(
-            {schema.ID: test[schema.ID], "score": proba, "label": predicted, schema.TARGET: y}
+            {
+                **({schema.ID: test[schema.ID]} if schema.ID else {}),
+                "score": proba,
+                "label": predicted,
+                schema.TARGET: y,
+            }
         ),
     )
     with stage_live(live_dir) as live:

@@ -22,8 +22,9 @@ def split(validated: pd.DataFrame, p: FeaturizeParams) -> tuple[pd.DataFrame, pd
             f"column '{schema.TARGET}': need at least 2 rows of each class to split, "
             f"got {counts.to_dict()}"
         )
+    ids = [schema.ID] if schema.ID else []  # the id travels with the rows; never a feature
     table = pd.concat(
-        [validated[[schema.ID]], build_features(validated), validated[[schema.TARGET]]], axis=1
+        [validated[ids], build_features(validated), validated[[schema.TARGET]]], axis=1
     )
     del validated  # from here on only `table`: a caller that passed its only copy frees it
     train, test = train_test_split(

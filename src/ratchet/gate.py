@@ -16,6 +16,8 @@ from ratchet.rules import describe, fmt, fmt_delta
 def lines(cmp: Comparison) -> list[str]:
     """What the gate prints: one line per rule, then notes, then the verdict."""
     where = "base" if cmp.rules_from_base else "this change (the base has none)"
+    if cmp.dataset_switch:
+        where = "this change (new dataset)"
     out = [
         f"gate: {cmp.base_rev} ({cmp.base_sha[:7]}) -> this change ({cmp.head_sha[:7]}); "
         f"rules from {where}"
@@ -27,7 +29,12 @@ def lines(cmp: Comparison) -> list[str]:
         why = "; ".join(c.failures) if c.failures else describe(c.rule)
         out.append(f"  {status} {c.metric:<{width}}  {values}  {why}")
     out += [f"  FAIL {problem}" for problem in cmp.stale]
-    if cmp.base_metrics is None:
+    if cmp.dataset_switch:
+        out.append(
+            f"note: new baseline: {cmp.dataset_switch}; regression limits skipped, floors and "
+            "ceilings apply (review the dataset switch and this change's gate rules)"
+        )
+    elif cmp.base_metrics is None:
         out.append(
             f"note: {cmp.base_rev} has no {cmp.gate.metrics} (first run): "
             "regression limits skipped, floors and ceilings still apply"

@@ -103,6 +103,23 @@ def load_with_ref(
     return model.from_bytes(data, f"{ref.name} {ref.version}"), ref
 
 
+def table_at(repo: str | os.PathLike, ref: ModelRef, path: str):
+    """A Parquet table the pipeline wrote (e.g. a split), at the version's commit, via DVC."""
+    import io
+
+    import dvc.api
+    import pandas as pd
+
+    try:
+        with dvc.api.open(path, repo=str(repo), rev=ref.commit, mode="rb") as fh:
+            return pd.read_parquet(io.BytesIO(fh.read()))
+    except Exception as exc:  # DVC raises many types for a missing cache or remote object
+        raise RatchetError(
+            f"{path} at {ref.commit[:12]} ({ref.name} {ref.version}): cannot fetch from the "
+            f"DVC cache or remote ({type(exc).__name__})"
+        ) from None
+
+
 def file_version(path: str | os.PathLike) -> str:
     """How scores and the service name a model loaded from a file instead of the registry."""
     return f"file:{os.path.basename(path)}"

@@ -18,6 +18,8 @@ from ratchet import artifact, gitrev, io, loading, modelcard, params, registry, 
 from ratchet.errors import RatchetError
 from ratchet.params import GateParams, RegistryParams
 
+TEST_SPLIT = "data/features/test.parquet"  # the evaluate stage's input: rows no model saw
+
 
 class Context:
     """The repository, its registry config, and the artifact's events, read once."""
@@ -264,20 +266,28 @@ def tag_info(args: argparse.Namespace) -> int:
 
 
 def smoke(args: argparse.Namespace) -> int:
-    """Load a version the way serving will, and score fresh sample rows with it."""
+    """Load a version the way serving will, and score rows of its own held-out split."""
     import numpy as np
 
-    from ratchet import predict, sample, schema, validate
+    from ratchet import contract, model, predict, validate
 
     root = tags.toplevel(".")
     pipeline, ref = loading.load_with_ref(
         args.version, stage=args.stage, latest=args.latest, repo=root
     )
-    rows = sample.generate(args.rows, seed=args.seed).drop(columns=[schema.TARGET])
-    checked = validate.check(rows, require_target=False, expectations=False)
-    if not checked.passed:
-        raise RatchetError(f"smoke sample failed validation: {checked.errors[0].line()}")
-    scores = predict.scores(pipeline, checked.table)
+    # The rows a request would carry (id and raw features, as the model's contract says),
+    # checked the way the service checks them: any dataset, no sample generator.
+    with contract.use(model.contract_for(pipeline)) as c:
+        split = loading.table_at(root, ref, TEST_SPLIT)
+        missing = [col for col in c.inputs if col not in split.columns]
+        if missing:
+            raise RatchetError(f"{TEST_SPLIT} at {ref.commit[:12]}: no column(s) {missing}")
+        picked = split[c.inputs].sample(n=min(args.rows, len(split)), random_state=args.seed)
+        rows = picked.reset_index(drop=True)
+        checked = validate.check(rows, require_target=False, expectations=False)
+        if not checked.passed:
+            raise RatchetError(f"smoke rows failed validation: {checked.errors[0].line()}")
+        scores = predict.scores(pipeline, checked.table)
     if len(scores) != len(rows) or not np.all(np.isfinite(scores)):
         raise RatchetError(f"{ref.name} {ref.version}: scores are missing or not finite")
     if scores.min() < 0.0 or scores.max() > 1.0 or scores.std() == 0.0:
@@ -334,13 +344,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     t = action("tag-info", tag_info, "what a registry tag means (kind, version, stage)")
     t.add_argument("tag")
 
-    s = action("smoke", smoke, "load a version and score fresh sample rows with it")
+    s = action("smoke", smoke, "load a version and score rows of its held-out split with it")
     which = s.add_mutually_exclusive_group(required=True)
     which.add_argument("--version")
     which.add_argument("--stage")
     which.add_argument("--latest", action="store_true")
-    s.add_argument("--rows", type=int, default=1_000, help="sample rows to score")
-    s.add_argument("--seed", type=int, default=0, help="sample seed")
+    s.add_argument("--rows", type=int, default=1_000, help="held-out rows to score")
+    s.add_argument("--seed", type=int, default=0, help="seed of the row sample")
 
 
 def command(args: argparse.Namespace) -> int:

@@ -22,7 +22,7 @@ from evidently import DataDefinition, Dataset, Report
 from evidently.metrics import ValueDrift
 from evidently.presets import DataDriftPreset
 
-from ratchet import schema
+from ratchet import features, schema
 from ratchet.errors import RatchetError
 from ratchet.params import MonitorParams
 
@@ -50,9 +50,10 @@ def sample(batch: Batch, rows: int, seed: int) -> Batch:
 
 
 def compared_columns(reference: pd.DataFrame, current: pd.DataFrame, p: MonitorParams) -> list[str]:
-    missing = [
-        c for c in reference.columns if c not in current.columns and c not in p.ignore_columns
-    ]
+    # Engineered features are functions of compared columns: counted again, one shift in
+    # the data would look like several drifted columns.
+    ignored = {*p.ignore_columns, *features.engineered()}
+    missing = [c for c in reference.columns if c not in current.columns and c not in ignored]
     if missing:
         raise RatchetError(f"current batch: missing columns {missing} the reference has")
     unknown = sorted(set(p.per_column_method) | set(p.per_column_threshold))
@@ -61,7 +62,7 @@ def compared_columns(reference: pd.DataFrame, current: pd.DataFrame, p: MonitorP
         raise RatchetError(
             f"params.yaml: monitor per-column settings name unknown columns {unknown}"
         )
-    return [c for c in reference.columns if c not in p.ignore_columns]
+    return [c for c in reference.columns if c not in ignored]
 
 
 def _frame(batch: Batch, columns: list[str]) -> pd.DataFrame:

@@ -60,13 +60,19 @@ def verdict(cmp: Comparison) -> str:
 
 def notices(cmp: Comparison) -> list[str]:
     out = []
-    if cmp.base_metrics is None:
+    if cmp.dataset_switch:
+        out.append(
+            f"> 🆕 **New baseline:** {cmp.dataset_switch}. The base's metrics describe other "
+            "data, so regression limits are skipped; this change's floors and ceilings apply. "
+            "A human should review the dataset switch and the gate rules."
+        )
+    elif cmp.base_metrics is None:
         out.append(
             f"> 📭 **No base metrics:** `{cmp.base_rev}` has no `{cmp.gate.metrics}` yet (first "
             "run of the pipeline), so there is nothing to regress from: only the floors and "
             "ceilings apply."
         )
-    if not cmp.rules_from_base:
+    if not cmp.rules_from_base and not cmp.dataset_switch:
         out.append(
             f"> 📌 `{cmp.base_rev}` has no `gate` rules in `{cmp.params_path}`: this change's "
             "rules are used."

@@ -237,7 +237,10 @@ def score_both(path: str, baseline, candidate, chunk_rows: int) -> tuple[np.ndar
                 "fix or drop the bad rows first (`ratchet score --quarantine`)"
             )
         seen += len(chunk)
-        ids.append(table[schema.ID].astype(str).to_numpy())
+        if schema.ID:
+            ids.append(table[schema.ID].astype(str).to_numpy())
+        else:  # no id column: rows are named by their 1-based place in the input
+            ids.append((table.index.to_numpy(dtype="int64") + seen - len(chunk) + 1).astype(str))
         base.append(predict.scores(baseline, table))
         cand.append(predict.scores(candidate, table))
         if schema.TARGET in table.columns:

@@ -17,7 +17,7 @@ from typing import Any
 import pandas as pd
 from pandera.errors import SchemaErrors
 
-from ratchet import io, params, schema
+from ratchet import contract, io, params, schema
 from ratchet.errors import RatchetError, ValidationFailed
 from ratchet.params import ValidateParams
 from ratchet.rawdata import normalize, read_raw
@@ -209,8 +209,12 @@ def _detail(e: schema.Expectation, data: pd.DataFrame | None) -> str:
 
 def data_metrics(typed: pd.DataFrame) -> dict[str, Any]:
     """What `dvc metrics diff` shows about the data next to the model's metrics."""
-    skip = {schema.ID, schema.TARGET, *schema.CATEGORICAL}
-    numeric = [c for c in typed.columns if c not in skip]
+    c = contract.current()
+    numeric = [
+        name
+        for name in typed.columns
+        if name != c.target and c.columns.get(name) and c.columns[name].type in ("integer", "float")
+    ]
     return {
         "rows": len(typed),
         "label_rate": round(float(typed[schema.TARGET].mean()), 6),
