@@ -670,10 +670,9 @@ def rewire_pipeline(text: str, raw_path: str, name: str) -> tuple[str, list[str]
     return _dump(y, doc), notes
 
 
-def retune_params(text: str, rows: int) -> tuple[str, list[str]]:
-    """params.yaml with row-count bounds for this file and regression-only gate rules."""
-    from ruamel.yaml.comments import CommentedSeq
-
+def retune_params(text: str, rows: int, *, gate: bool = True) -> tuple[str, list[str]]:
+    """params.yaml with row-count bounds for this file and (gate=True) regression-only gate
+    rules: the sample's absolute floors and ceilings say nothing about other data."""
     y = _yaml()
     doc = y.load(text)
     notes = []
@@ -683,7 +682,7 @@ def retune_params(text: str, rows: int) -> tuple[str, list[str]]:
     low, high = max(1, rows // 2), rows * 10
     validate["rows_min"], validate["rows_max"] = low, high
     notes.append(f"validate.rows_min/rows_max: {low}/{high} (half and 10x the {rows} rows)")
-    rules = (doc.get("gate") or {}).get("rules") or {}
+    rules = (doc.get("gate") or {}).get("rules") or {} if gate else {}
     for metric, rule in rules.items():
         dropped = [k for k in ("min", "max") if k in rule]
         for key in dropped:
@@ -693,12 +692,6 @@ def retune_params(text: str, rows: int) -> tuple[str, list[str]]:
                 f"gate.rules.{metric}: dropped the sample's {'/'.join(dropped)} (absolute "
                 "limits must come from your data); kept its allowed regression"
             )
-    monitor = doc.get("monitor")
-    if monitor is not None and monitor.get("ignore_columns"):
-        empty = CommentedSeq()
-        empty.fa.set_flow_style()
-        monitor["ignore_columns"] = empty
-        notes.append("monitor.ignore_columns: [] (the sample's engineered features are gone)")
     return _dump(y, doc), notes
 
 
@@ -836,7 +829,7 @@ def command(args: argparse.Namespace) -> int:
     _self_check(drafted, source, len(frame))
     dvc_new, pipeline_notes = rewire_pipeline(dvc_text, raw_path, name)
     params_new, params_notes = retune_params(
-        Path(args.params).read_text(encoding="utf-8"), len(frame)
+        Path(args.params).read_text(encoding="utf-8"), len(frame), gate=not adapted
     )
 
     writes = [
