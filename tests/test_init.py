@@ -271,7 +271,15 @@ def test_init_wires_the_file_into_the_pipeline(repo, csv_file):
     assert "--force" in rerun.stdout
     assert snapshot(repo) == before
 
+    # A forced rerun replaces the contract and the data; the project's own gate rules stay.
+    own = params_text.replace("max_regression: 0.01}", "min: 0.95, max_regression: 0.01}", 1)
+    (repo / "params.yaml").write_text(own)
     ratchet(repo, *args, "--force")
+    assert yaml.safe_load((repo / "params.yaml").read_text())["gate"]["rules"]["roc_auc"] == {
+        "direction": "higher",
+        "min": 0.95,
+        "max_regression": 0.01,
+    }
     assert "mean radius" not in contract.load(repo / "dataset/contract.yaml").columns
     assert (repo / raw).read_bytes() == other.read_bytes()
 

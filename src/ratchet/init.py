@@ -880,8 +880,6 @@ def review(
     lines += [
         "next:",
         "  dvc repro",
-        f"  git add {CONTRACT_FILE} {raw_path}.dvc {Path(raw_path).parent}/.gitignore "
-        f"{DVC_FILE} {PARAMS_FILE} dvc.lock metrics reports",
-        "  git commit -m 'Use my data'",
+        "  git add -A && git commit -m 'Use our data'",
     ]
     return "\n".join(lines)
