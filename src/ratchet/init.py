@@ -438,8 +438,8 @@ def _flow(value: Any) -> str:
 HEADER = """\
 # The dataset contract: everything Ratchet knows about the data. The pipeline, the service,
 # smoke tests and drift monitoring all derive from this file; no Python names a column.
-# Drafted by `ratchet init` from {source} ({rows} rows) on {date}. Every value below was
-# inferred from that one file; review before you trust it:
+# Drafted by `ratchet init` from {source} ({rows} rows) on {date}.
+# Every value below was inferred from that one file; review it before you trust it:
 #   - labels: is {positive!r} the class to predict (1)? Swap the 1 and 0 if not.
 #   - min/max: observed ranges widened by a margin; set the real limits of each column.
 #   - categories: the values seen; add the ones this file lacks, or `unknown: other`.
