@@ -18,6 +18,10 @@ from ratchet.errors import RatchetError
 
 # name -> (module, one-line help)
 COMMANDS: dict[str, tuple[str, str]] = {
+    "init": (
+        "ratchet.init",
+        "draft dataset/contract.yaml from your table and point the pipeline at it",
+    ),
     "sample": ("ratchet.sample", "write the synthetic churn table (params: sample)"),
     "validate": ("ratchet.validate", "check the raw table against the schema (params: validate)"),
     "checks": ("ratchet.checks", "list every validation check, its policy and reason"),

@@ -39,10 +39,19 @@ def check_file(path: str | os.PathLike) -> tuple[Path, str]:
     return p, suffix
 
 
-def read_raw(path: str | os.PathLike) -> pd.DataFrame:
-    """Read the raw table as it is on disk; type checks are the schema's job, not this one's."""
+def read_raw(path: str | os.PathLike, *, as_text: bool = False) -> pd.DataFrame:
+    """Read the raw table as it is on disk; type checks are the schema's job, not this one's.
+
+    as_text: every CSV cell as the text the file holds, none read as missing (`ratchet init`
+    infers types and missing tokens from that); Parquet columns keep their types.
+    """
     p, suffix = check_file(path)
-    df = _read_csv(p) if suffix == ".csv" else _read_parquet(p)
+    if suffix == ".parquet":
+        df = _read_parquet(p)
+    elif as_text:
+        df = _read_csv(p, dtype=str, keep_default_na=False, na_filter=False)
+    else:
+        df = _read_csv(p, **csv_options(), low_memory=False)
     if len(df.columns) == 0:
         raise RatchetError(f"{p}: no columns")
     if suffix == ".csv" and len(df.columns) == 1:
@@ -52,11 +61,11 @@ def read_raw(path: str | os.PathLike) -> pd.DataFrame:
     return df
 
 
-def _read_csv(p: Path) -> pd.DataFrame:
+def _read_csv(p: Path, **options) -> pd.DataFrame:
     try:
         # Text columns are read as Arrow strings (ids stay text: "007" is not 7); every other
         # column is inferred, then coerced by the schema, which reports what does not convert.
-        return pd.read_csv(p, **csv_options(), encoding="utf-8", low_memory=False)
+        return pd.read_csv(p, **options, encoding="utf-8")
     except UnicodeDecodeError as exc:
         raise RatchetError(
             f"{p}: not UTF-8 text at byte {exc.start} (binary file, or re-save it as UTF-8)"
