@@ -551,7 +551,11 @@ def test_a_client_that_never_finishes_its_headers_is_disconnected(model_file, ht
     from uvicorn.importer import import_from_string
 
     base = import_from_string(HTTP_PROTOCOLS[http_base])
-    app = api.create_app(api.Model(model.load(model_file), "m", "v1"), threshold=0.5, max_batch=10)
+    # The app's body deadline and the server's head deadline: 1 s each, well inside the
+    # 10 s this test waits for the server to close the connection.
+    app = api.create_app(
+        api.Model(model.load(model_file), "m", "v1"), threshold=0.5, max_batch=10, read_timeout=1.0
+    )
     with uvicorn_serving(app, read_timeout=1.0, http_base=base) as port:
         address = ("127.0.0.1", port)
         for sent in (b"", b"POST /predi", b"GET /health HTTP/1.1\r\nHost: x\r\nX-A: "):
