@@ -128,3 +128,19 @@ def test_agreement_floor_unlabelled_batch_and_bad_rows(workdir, model_file, othe
     assert "missing.skops" in capsys.readouterr().err
     assert shadow("--candidate", str(model_file), "--input", "new.csv") == 2  # prod, no repo
     assert "not inside a git repository" in capsys.readouterr().err
+
+
+def test_models_of_two_datasets_are_refused(workdir, model_file, capsys):
+    from ratchet import model
+
+    pipeline = model.load(model_file)
+    c = model.contract_for(pipeline)
+    renamed = c.text.replace(f"name: {c.name} ", "name: other-data ", 1)
+    assert renamed != c.text
+    setattr(pipeline, model.CONTRACT_ATTRIBUTE, renamed)
+    (workdir / "other.skops").write_bytes(model.to_bytes(pipeline))
+    code = shadow("--candidate", "other.skops", "--baseline", str(model_file),
+                  "--input", "labelled.parquet")  # fmt: skip
+    err = capsys.readouterr().err
+    assert code == 2 and err.count("\n") == 1
+    assert f"were trained on different datasets (other-data: {schema.ID}" in err

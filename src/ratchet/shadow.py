@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 from scipy import stats
 
-from ratchet import io, loading, params, predict, registry, schema, score
+from ratchet import contract, io, loading, model, params, predict, registry, schema, score
 from ratchet.errors import RatchetError
 from ratchet.evaluate import classification_metrics
 from ratchet.params import EvaluateParams, GateParams, ShadowParams
@@ -285,7 +285,17 @@ def command(args: argparse.Namespace) -> int:
     repo = Path.cwd()
     base_model, base = load(args.baseline, repo)
     cand_model, cand = load(args.candidate, repo)
-    ids, b, c, y = score_both(args.input, base_model, cand_model, args.chunk_rows)
+    # Each model builds its features by its own contract; the batch is read and checked by
+    # the candidate's, which must describe the same dataset as the baseline's.
+    cand_contract, base_contract = model.contract_for(cand_model), model.contract_for(base_model)
+    if (cand_contract.name, cand_contract.inputs) != (base_contract.name, base_contract.inputs):
+        raise RatchetError(
+            f"{cand.version} and {base.version} were trained on different datasets "
+            f"({cand_contract.name}: {', '.join(cand_contract.inputs)}; {base_contract.name}: "
+            f"{', '.join(base_contract.inputs)}): shadow compares models of one dataset"
+        )
+    with contract.use(cand_contract):
+        ids, b, c, y = score_both(args.input, base_model, cand_model, args.chunk_rows)
     result = compare(ids, b, c, threshold, y, top)
     result.update(baseline=vars(base), candidate=vars(cand), input=str(args.input))
     report = markdown(result, base, cand, str(args.input), gate, floor)
