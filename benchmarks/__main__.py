@@ -85,7 +85,7 @@ def measure_size(rows: int, args: argparse.Namespace, workdir: Path) -> dict:
         }
         _say(f"{rows:,} rows: bare {out['bare']['seconds']:.1f} s")
     if "validation" in args.only:
-        from ratchet import sample
+        from ratchet.dataset import sample
 
         path = workdir / f"validation-{rows}.parquet"
         sample.generate(rows, seed=1).to_parquet(path, index=False)

@@ -29,7 +29,9 @@ def main() -> None:
     from sklearn import calibration
     from sklearn import metrics as skm
 
-    from ratchet import evaluate, featurize, params, sample, train, validate
+    from ratchet.core import params
+    from ratchet.dataset import sample
+    from ratchet.pipeline import evaluate, featurize, train, validate
 
     steps = {"imports": time.perf_counter() - start}
 

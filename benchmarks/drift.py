@@ -14,7 +14,7 @@ from benchmarks.template import ROOT
 
 
 def measure(workdir: Path, current_rows: int, reference_rows: int) -> dict:
-    from ratchet import sample
+    from ratchet.dataset import sample
 
     ref, cur = workdir / "drift-reference.parquet", workdir / "drift-current.parquet"
     sample.generate(reference_rows, seed=1).to_parquet(ref, index=False)

@@ -88,7 +88,7 @@ def main() -> None:
     parser.add_argument("--batch", type=int, default=1_000, help="records per /predict")
     args = parser.parse_args()
 
-    from ratchet import sample, schema
+    from ratchet.dataset import sample, schema
 
     rows = sample.generate(args.batch, seed=3).drop(columns=[schema.TARGET])
     batch = json.dumps(json.loads(rows.to_json(orient="records"))).encode()

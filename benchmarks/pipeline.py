@@ -48,8 +48,8 @@ def instrument(repo: Path, log: Path) -> list[str]:
 
 def table_mib(path: Path) -> float:
     """In-memory size of a table as its stage reads it (pandas, deep)."""
-    from ratchet import io
-    from ratchet.rawdata import read_raw
+    from ratchet.core import io
+    from ratchet.dataset.rawdata import read_raw
 
     frame = read_raw(path) if path.suffix == ".csv" else io.read_parquet(path)
     return mib(frame.memory_usage(deep=True).sum())

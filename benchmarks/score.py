@@ -27,7 +27,7 @@ def peak_mib() -> float:
 
 def child_score(model: str, path: str, chunk_rows: int) -> dict:
     start = time.perf_counter()
-    import ratchet.score  # noqa: F401  (the libraries scoring needs: counted as start-up)
+    import ratchet.serving.score  # noqa: F401  (the libraries scoring needs: counted as start-up)
     from ratchet.cli import main
 
     imported = time.perf_counter()
@@ -49,7 +49,8 @@ def child_score(model: str, path: str, chunk_rows: int) -> dict:
 def child_model_only(model_path: str, path: str) -> dict:
     import pandas as pd
 
-    from ratchet import features, model, schema
+    from ratchet.dataset import features, schema
+    from ratchet.pipeline import model
 
     pipeline = model.load(model_path)
     table = schema.raw_schema(require_target=False).validate(pd.read_parquet(path))
@@ -60,7 +61,7 @@ def child_model_only(model_path: str, path: str) -> dict:
 
 
 def child_generate(path: str, rows: int) -> dict:
-    from ratchet import sample, schema
+    from ratchet.dataset import sample, schema
 
     batch = sample.generate(rows, seed=3).drop(columns=[schema.TARGET])
     # Row groups of 100k rows, as Spark, DuckDB and pyarrow writers produce for large

@@ -9,7 +9,7 @@ from benchmarks.measure import timed
 
 def measure(repo: Path, rows: int) -> dict:
     """Score `rows` fresh sample rows with repo's models/model.skops (the whole command)."""
-    from ratchet import sample
+    from ratchet.dataset import sample
 
     batch, scores = repo / "score-input.parquet", repo / "score-output.parquet"
     sample.generate(rows, seed=3).to_parquet(batch, index=False)

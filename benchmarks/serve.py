@@ -90,7 +90,9 @@ def breakdown(model_file: Path, record: dict, repeats: int) -> list[tuple[str, n
     """One record's request, step by step, in this process (one model thread)."""
     from threadpoolctl import threadpool_limits
 
-    from ratchet import api, features, model
+    from ratchet.dataset import features
+    from ratchet.pipeline import model
+    from ratchet.serving import api
 
     threadpool_limits(1, user_api="openmp")
     pipeline = model.load(model_file)
@@ -125,7 +127,7 @@ def main() -> None:
     parser.add_argument("--batches", type=int, default=50, help="requests per batch size")
     args = parser.parse_args()
 
-    from ratchet import sample, schema
+    from ratchet.dataset import sample, schema
 
     rows = sample.generate(2_000, seed=3).drop(columns=[schema.TARGET])
     records = json.loads(rows.to_json(orient="records"))

@@ -17,8 +17,8 @@ from benchmarks.measure import median
 
 
 def measure(path: str, repeats: int) -> dict:
-    from ratchet import validate
-    from ratchet.rawdata import read_raw
+    from ratchet.dataset.rawdata import read_raw
+    from ratchet.pipeline import validate
 
     start = time.perf_counter()
     df = read_raw(path)

@@ -13,9 +13,10 @@ import pandas as pd
 import pytest
 
 from benchmarks.template import BIN, EXAMPLE, ROOT, make_template_repo, run
-from ratchet import contract, params, sample, schema
 from ratchet.cli import configure_environment, main
-from ratchet.contract import CONTRACT_FILE
+from ratchet.core import params
+from ratchet.dataset import contract, sample, schema
+from ratchet.dataset.contract import CONTRACT_FILE
 
 __all__ = [
     "BIN",
@@ -66,10 +67,10 @@ def project_files(dest: Path) -> Path:
 
 def train_model_file(validated: pd.DataFrame, path: Path, **train: object) -> Path:
     """A real model fitted on the fixture data with params.yaml's train section + `train`."""
-    from ratchet import model
-    from ratchet.featurize import split
-    from ratchet.params import FeaturizeParams, TrainParams
-    from ratchet.train import fit
+    from ratchet.core.params import FeaturizeParams, TrainParams
+    from ratchet.pipeline import model
+    from ratchet.pipeline.featurize import split
+    from ratchet.pipeline.train import fit
 
     p = params.parse_section("train", TrainParams, params.read_yaml(EXAMPLE / "params.yaml"))
     rows, _ = split(validated, FeaturizeParams(test_size=0.3, seed=0))

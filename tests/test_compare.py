@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import yaml
 
-from ratchet.compare import dataset_switch
+from ratchet.review.compare import dataset_switch
 
 BASE = {"name": "loans", "task": "binary", "target": "defaulted", "labels": None, "columns": {}}
 

@@ -9,9 +9,9 @@ import pandas as pd
 import pytest
 import yaml
 
-from ratchet import contract, expressions, rawdata, schema
-from ratchet.errors import RatchetError
-from ratchet.features import build_features
+from ratchet.core.errors import RatchetError
+from ratchet.dataset import contract, expressions, rawdata, schema
+from ratchet.dataset.features import build_features
 
 # A small contract of the tests' own: no column of the bundled sample.
 FIXTURE = {

@@ -13,7 +13,10 @@ from ratchet.cli import COMMANDS
 
 ROOT = Path(__file__).resolve().parents[1]
 SRC = ROOT / "src" / "ratchet"
-NOT_DEPS = {"cli", "__init__", "__main__"}  # dispatch only; holds no stage logic
+# The root package's own files: `cli` and `__main__` only dispatch, and `__init__` only
+# defines the version (tests/test_layout.py keeps it so). Every stage imports them; listing
+# them would rerun the whole pipeline on a version bump.
+NOT_DEPS = {"cli", "__init__", "__main__", ""}
 
 
 # The root pipeline (a fork's own data) and the bundled sample's: both must be honest.
@@ -25,8 +28,68 @@ def load_dvc_yaml(which: str = "root") -> dict:
     return yaml.safe_load(PIPELINES[which].read_text())
 
 
+def module_file(name: str) -> Path | None:
+    """The file of a ratchet module given by its dotted name below the package ("core.io")."""
+    path = SRC.joinpath(*name.split(".")) if name else SRC
+    if path.with_suffix(".py").is_file():
+        return path.with_suffix(".py")
+    if (path / "__init__.py").is_file():
+        return path / "__init__.py"
+    return None
+
+
+def imported(node: ast.AST, module: str) -> list[str]:
+    """The ratchet modules (dotted, below the package) one import statement loads."""
+    if isinstance(node, ast.Import):
+        names = [a.name for a in node.names]
+        return [n.removeprefix("ratchet.") for n in names if n.startswith("ratchet.")]
+    if not isinstance(node, ast.ImportFrom):
+        return []
+    if node.level:  # relative: from the module's package, one level up per extra dot
+        package = module.split(".")
+        if module_file(module).name != "__init__.py":
+            package = package[:-1]
+        base = package[: len(package) - node.level + 1]
+        target = ".".join([*base, *([node.module] if node.module else [])])
+    elif node.module == "ratchet" or (node.module or "").startswith("ratchet."):
+        target = node.module.removeprefix("ratchet").removeprefix(".")
+    else:
+        return []
+    # `from package import module` loads the module too; `from module import name`, a name.
+    names = [f"{target}.{a.name}".removeprefix(".") for a in node.names]
+    return [target, *(n for n in names if module_file(n))]
+
+
+def packages(name: str) -> list[str]:
+    """The packages Python runs the __init__.py of before the module: "a.b.c" -> a, a.b."""
+    parts = name.split(".")
+    return [".".join(parts[:i]) for i in range(1, len(parts))]
+
+
+@pytest.mark.parametrize(
+    ("line", "module", "loads"),
+    [
+        ("from ratchet.core import io", "dataset.sample", ["core", "core.io"]),
+        ("from ratchet.dataset.contract import Contract", "pipeline.model", ["dataset.contract"]),
+        ("import ratchet.serving.score", "cli", ["serving.score"]),
+        ("from . import io", "core.params", ["core", "core.io"]),
+        ("from .errors import RatchetError", "core.io", ["core.errors"]),
+        ("from ..dataset import schema", "pipeline.train", ["dataset", "dataset.schema"]),
+        ("from ratchet import __version__", "review.report", [""]),
+        ("import yaml", "core.params", []),
+    ],
+)
+def test_the_walker_reads_every_form_of_import(line, module, loads):
+    assert imported(ast.parse(line).body[0], module) == loads
+
+
+def test_a_module_brings_its_packages():
+    assert {"core", "core.io", "core.errors"} <= ratchet_imports("core.io")
+    assert "pipeline" in ratchet_imports("pipeline.train")
+
+
 def ratchet_imports(module: str) -> set[str]:
-    """Modules of this package that `module` imports, transitively."""
+    """Modules of this package that `module` imports, transitively, with their packages."""
     seen: set[str] = set()
     todo = [module]
     while todo:
@@ -34,21 +97,24 @@ def ratchet_imports(module: str) -> set[str]:
         if name in seen or name in NOT_DEPS:
             continue
         seen.add(name)
-        tree = ast.parse((SRC / f"{name}.py").read_text())
-        for node in ast.walk(tree):
-            if isinstance(node, ast.ImportFrom) and node.module == "ratchet":
-                todo += [a.name for a in node.names]
-            elif isinstance(node, ast.ImportFrom) and (node.module or "").startswith("ratchet."):
-                todo.append(node.module.split(".")[1])
-            elif isinstance(node, ast.Import):
-                todo += [a.name.split(".")[1] for a in node.names if a.name.startswith("ratchet.")]
-    return {m for m in seen if (SRC / f"{m}.py").exists()}
+        todo += packages(name)
+        for node in ast.walk(ast.parse(module_file(name).read_text())):
+            todo += imported(node, name)
+    return seen
+
+
+def dep_files(module: str) -> set[str]:
+    return {str(module_file(m).relative_to(ROOT)) for m in ratchet_imports(module)}
+
+
+def stage_module(spec: dict) -> str:
+    return COMMANDS[spec["cmd"].split()[1]][0].removeprefix("ratchet.")
 
 
 def params_read(module: str) -> set[str]:
     sections = set()
     for name in ratchet_imports(module):
-        text = (SRC / f"{name}.py").read_text()
+        text = module_file(name).read_text()
         sections |= set(re.findall(r'params\.section\(\s*"(\w+)"', text))
     return sections
 
@@ -63,9 +129,7 @@ STAGES = {
 @pytest.mark.parametrize("stage", list(STAGES))
 def test_stage_lists_exactly_the_code_it_runs(stage):
     spec = STAGES[stage]
-    command = spec["cmd"].split()[1]
-    module = COMMANDS[command][0].split(".")[1]
-    expected = {f"src/ratchet/{m}.py" for m in ratchet_imports(module)}
+    expected = dep_files(stage_module(spec))
     listed = {d for d in spec["deps"] if d.startswith("src/")}
     assert listed == expected, f"stage {stage}: deps should be {sorted(expected)}"
 
@@ -73,15 +137,13 @@ def test_stage_lists_exactly_the_code_it_runs(stage):
 @pytest.mark.parametrize("stage", list(STAGES))
 def test_stage_lists_exactly_the_params_it_reads(stage):
     spec = STAGES[stage]
-    module = COMMANDS[spec["cmd"].split()[1]][0].split(".")[1]
-    assert set(spec.get("params", [])) == params_read(module)
+    assert set(spec.get("params", [])) == params_read(stage_module(spec))
 
 
 @pytest.mark.parametrize("stage", list(STAGES))
 def test_stages_that_read_the_contract_depend_on_its_file(stage):
     spec = STAGES[stage]
-    module = COMMANDS[spec["cmd"].split()[1]][0].split(".")[1]
-    reads = "contract" in ratchet_imports(module)
+    reads = "dataset.contract" in ratchet_imports(stage_module(spec))
     assert ("dataset/contract.yaml" in spec["deps"]) == reads, stage
 
 

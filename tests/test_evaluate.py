@@ -5,10 +5,11 @@ import pandas as pd
 import pytest
 
 from conftest import project_files
-from ratchet import evaluate, schema
-from ratchet.featurize import split
-from ratchet.params import EvaluateParams, FeaturizeParams, TrainParams, parse_section
-from ratchet.train import run as train_run
+from ratchet.core.params import EvaluateParams, FeaturizeParams, TrainParams, parse_section
+from ratchet.dataset import schema
+from ratchet.pipeline import evaluate
+from ratchet.pipeline.featurize import split
+from ratchet.pipeline.train import run as train_run
 
 
 def test_classification_metrics_on_known_values():

@@ -7,8 +7,8 @@ import pytest
 import yaml
 
 from conftest import EXAMPLE, ROOT
-from ratchet import contract
-from ratchet.contract import CONTRACT_FILE
+from ratchet.dataset import contract
+from ratchet.dataset.contract import CONTRACT_FILE
 
 
 def root_runs_the_sample() -> bool:

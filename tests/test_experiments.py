@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from ratchet import experiments
-from ratchet.errors import RatchetError
-from ratchet.params import GateParams, parse_section
+from ratchet.core.errors import RatchetError
+from ratchet.core.params import GateParams, parse_section
+from ratchet.experiments import ranking
 
 METRICS = "metrics/evaluate/metrics.json"
 BASE_TRAIN = {"estimator": "hist_gradient_boosting", "max_depth": 6, "learning_rate": 0.05}
@@ -43,10 +43,10 @@ def gate(repo_params) -> GateParams:
     return parse_section("gate", GateParams, repo_params)
 
 
-def ranking(gate, data, errors=None, metric=None, direction=None):
-    baseline, exps = experiments.parse_show(data, METRICS)
-    name, way = experiments.ranking_rule(gate, metric, direction)
-    return experiments.rank(baseline, exps, gate, name, way, errors or {})
+def ranked(gate, data, errors=None, metric=None, direction=None):
+    baseline, exps = ranking.parse_show(data, METRICS)
+    name, way = ranking.ranking_rule(gate, metric, direction)
+    return ranking.rank(baseline, exps, gate, name, way, errors or {})
 
 
 SWEEP = dump(
@@ -72,7 +72,7 @@ SWEEP = dump(
 
 
 def test_passing_experiments_rank_first_by_the_primary_metric(gate):
-    r = ranking(gate, SWEEP, {"broken": "ratchet train: error: bad max_iter"})
+    r = ranked(gate, SWEEP, {"broken": "ratchet train: error: bad max_iter"})
     assert [x.exp.name for x in r.ranked] == ["good", "fine", "best-but-fails"]
     assert [x.passes for x in r.ranked] == [True, True, False]
     assert r.winner.exp.name == "good"
@@ -81,29 +81,29 @@ def test_passing_experiments_rank_first_by_the_primary_metric(gate):
 
 
 def test_lower_is_better_metrics_rank_ascending(gate):
-    r = ranking(gate, SWEEP, metric="log_loss")
+    r = ranked(gate, SWEEP, metric="log_loss")
     assert r.direction == "lower"
     assert [x.exp.name for x in r.ranked] == ["good", "fine", "best-but-fails"]
-    r = ranking(gate, SWEEP, metric="roc_auc", direction="lower")
+    r = ranked(gate, SWEEP, metric="roc_auc", direction="lower")
     assert [x.exp.name for x in r.ranked] == ["fine", "good", "best-but-fails"]
 
 
 def test_a_metric_without_a_rule_needs_a_direction(gate):
     with pytest.raises(RatchetError, match="--direction"):
-        ranking(gate, SWEEP, metric="f1")
+        ranked(gate, SWEEP, metric="f1")
 
 
 def test_no_winner_when_nothing_passes_the_gate(gate):
-    r = ranking(gate, dump(exp_range("bad", "1" * 40, {}, {**BASE_METRICS, "roc_auc": 0.7})))
+    r = ranked(gate, dump(exp_range("bad", "1" * 40, {}, {**BASE_METRICS, "roc_auc": 0.7})))
     assert r.winner is None
-    text = experiments.markdown(r, gate, "t")
+    text = ranking.markdown(r, gate, "t")
     assert "No experiment would pass the gate" in text
     assert "roc_auc below the floor 0.8000" in text
 
 
 def test_markdown_shows_baseline_deltas_changed_params_and_errors(gate):
-    r = ranking(gate, SWEEP, {"broken": "ratchet train: error: bad max_iter"})
-    text = experiments.markdown(r, gate, "Experiments on main")
+    r = ranked(gate, SWEEP, {"broken": "ratchet train: error: bad max_iter"})
+    text = ranking.markdown(r, gate, "Experiments on main")
     lines = text.splitlines()
     assert lines[0] == "### Experiments on main"
     header = next(line for line in lines if line.startswith("| # |"))
@@ -118,14 +118,12 @@ def test_markdown_shows_baseline_deltas_changed_params_and_errors(gate):
     assert "- broken (train.max_iter=0): ratchet train: error: bad max_iter" in text
     assert "- waiting: queued" in text
     assert "**Best: good** (roc_auc 0.8500, rev `1111111`)." in text
-    assert text == experiments.markdown(r, gate, "Experiments on main")  # deterministic
+    assert text == ranking.markdown(r, gate, "Experiments on main")  # deterministic
 
 
 def test_the_winner_not_beating_the_baseline_is_said(gate):
-    r = ranking(gate, dump(exp_range("meh", "1" * 40, {}, {**BASE_METRICS, "roc_auc": 0.835})))
-    assert "does not improve on the baseline's roc_auc (0.8400)" in experiments.markdown(
-        r, gate, "t"
-    )
+    r = ranked(gate, dump(exp_range("meh", "1" * 40, {}, {**BASE_METRICS, "roc_auc": 0.835})))
+    assert "does not improve on the baseline's roc_auc (0.8400)" in ranking.markdown(r, gate, "t")
 
 
 def test_error_line_prefers_the_commands_own_message():
@@ -134,20 +132,19 @@ def test_error_line_prefers_the_commands_own_message():
 ratchet train: error: params.yaml: 'train.max_iter' input should be >= 1, got 0
 ERROR: failed to reproduce 'train': failed to run: ratchet train, exited with 2
 """
-    assert experiments.error_line(log).startswith("ratchet train: error: params.yaml")
+    assert ranking.error_line(log).startswith("ratchet train: error: params.yaml")
     crash = "Traceback (most recent call last):\n  ...\nValueError: boom\nERROR: failed 'x'\n"
-    assert experiments.error_line(crash) == "ValueError: boom"
+    assert ranking.error_line(crash) == "ValueError: boom"
     assert (
-        experiments.error_line("ERROR: failed to reproduce 'x'\n")
-        == "ERROR: failed to reproduce 'x'"
+        ranking.error_line("ERROR: failed to reproduce 'x'\n") == "ERROR: failed to reproduce 'x'"
     )
-    assert "dvc queue logs" in experiments.error_line(None)
+    assert "dvc queue logs" in ranking.error_line(None)
 
 
 def test_flatten_and_changed_params():
-    assert experiments.flatten({"a": {"b": 1, "c": {"d": None}}, "e": {}}) == {
+    assert ranking.flatten({"a": {"b": 1, "c": {"d": None}}, "e": {}}) == {
         "a.b": 1, "a.c.d": None, "e": {},
     }  # fmt: skip
-    base = experiments.Experiment("b", "b", "baseline", {"t.x": 1, "t.w": None}, None)
-    exp = experiments.Experiment("e", "e", "success", {"t.x": 2, "t.w": True, "t.new": 0}, None)
-    assert experiments.changed_params(exp, base) == ["t.new=0", "t.w=true", "t.x=2"]
+    base = ranking.Experiment("b", "b", "baseline", {"t.x": 1, "t.w": None}, None)
+    exp = ranking.Experiment("e", "e", "success", {"t.x": 2, "t.w": True, "t.new": 0}, None)
+    assert ranking.changed_params(exp, base) == ["t.new=0", "t.w=true", "t.x=2"]

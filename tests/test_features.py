@@ -1,11 +1,11 @@
 import pandas as pd
 import pytest
 
-from ratchet import schema
-from ratchet.errors import RatchetError
-from ratchet.features import build_features, engineered, feature_columns
-from ratchet.featurize import split
-from ratchet.params import FeaturizeParams
+from ratchet.core.errors import RatchetError
+from ratchet.core.params import FeaturizeParams
+from ratchet.dataset import schema
+from ratchet.dataset.features import build_features, engineered, feature_columns
+from ratchet.pipeline.featurize import split
 
 
 def test_build_features_is_pure_and_row_wise(validated):

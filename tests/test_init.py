@@ -17,8 +17,9 @@ import pytest
 import yaml
 
 from conftest import make_template_repo, ratchet, run
-from ratchet import contract, init, rawdata, validate
-from ratchet.errors import RatchetError
+from ratchet.core.errors import RatchetError
+from ratchet.dataset import contract, init, rawdata
+from ratchet.pipeline import validate
 
 
 def breast_cancer() -> pd.DataFrame:

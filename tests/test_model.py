@@ -5,11 +5,12 @@ import zipfile
 import numpy as np
 import pytest
 
-from ratchet import model, schema
-from ratchet.errors import RatchetError
-from ratchet.featurize import split
-from ratchet.params import FeaturizeParams, TrainParams, parse_section
-from ratchet.train import fit
+from ratchet.core.errors import RatchetError
+from ratchet.core.params import FeaturizeParams, TrainParams, parse_section
+from ratchet.dataset import schema
+from ratchet.pipeline import model
+from ratchet.pipeline.featurize import split
+from ratchet.pipeline.train import fit
 
 
 @pytest.fixture(scope="module")

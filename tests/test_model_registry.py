@@ -13,10 +13,11 @@ import pandas as pd
 import pytest
 
 from conftest import commit_pipeline, ratchet, registered_repo, run
-from ratchet import schema, tags
-from ratchet.artifact import locked_md5
-from ratchet.errors import RatchetError
-from ratchet.loading import load_model, resolve
+from ratchet.core.errors import RatchetError
+from ratchet.dataset import schema
+from ratchet.registry import tags
+from ratchet.registry.artifact import locked_md5
+from ratchet.registry.loading import load_model, resolve
 
 pytestmark = pytest.mark.slow
 
@@ -173,7 +174,7 @@ def test_tag_info_and_smoke_test(repo):
 
 
 def test_drift_against_the_prod_models_training_data(repo, tmp_path):
-    from ratchet import sample
+    from ratchet.dataset import sample
 
     batch = tmp_path / "batch.csv"
     sample.generate(3_000, seed=5, drift=True).to_csv(batch, index=False)
@@ -188,7 +189,7 @@ def test_drift_against_the_prod_models_training_data(repo, tmp_path):
 
 
 def test_batch_scoring_with_the_prod_model(repo, tmp_path):
-    from ratchet import sample
+    from ratchet.dataset import sample
 
     batch = tmp_path / "batch.parquet"
     sample.generate(400, seed=6).to_parquet(batch, index=False)
@@ -201,7 +202,7 @@ def test_batch_scoring_with_the_prod_model(repo, tmp_path):
 
 
 def test_shadow_compares_a_candidate_version_with_the_prod_stage(repo, tmp_path):
-    from ratchet import sample
+    from ratchet.dataset import sample
 
     batch = tmp_path / "batch.parquet"
     sample.generate(600, seed=8).to_parquet(batch, index=False)

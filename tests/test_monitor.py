@@ -7,9 +7,11 @@ import json
 import pytest
 
 from conftest import EXAMPLE, project_files
-from ratchet import features, monitor, params, sample, schema
 from ratchet.cli import main
-from ratchet.errors import RatchetError
+from ratchet.core import params
+from ratchet.core.errors import RatchetError
+from ratchet.dataset import features, sample, schema
+from ratchet.monitoring import monitor
 
 
 @pytest.fixture(scope="module")

@@ -1,7 +1,7 @@
 import pytest
 
-from ratchet import params
-from ratchet.errors import RatchetError
+from ratchet.core import params
+from ratchet.core.errors import RatchetError
 
 
 def write(tmp_path, text):

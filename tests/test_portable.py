@@ -16,12 +16,12 @@ import sys
 import numpy as np
 import pytest
 
-from ratchet import portable
+from ratchet.core import portable
 
 # Generate a sample, validate it, build its features; print a digest of every byte.
 DIGEST = """
 import hashlib, io
-from ratchet import features, sample, schema
+from ratchet.dataset import features, sample, schema
 raw = sample.generate(3_000, seed=11)
 table = features.build_features(schema.raw_schema().validate(raw))
 digest = hashlib.sha256()

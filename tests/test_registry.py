@@ -4,21 +4,21 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from ratchet import registry
-from ratchet.errors import RatchetError
-from ratchet.registry import RawTag
+from ratchet.core.errors import RatchetError
+from ratchet.registry import events
+from ratchet.registry.events import RawTag
 
 T0 = datetime(2026, 1, 1, tzinfo=UTC)
 STAGES = ["dev", "staging", "prod"]
 
 
-def tags(*spec: tuple[str, str] | tuple[str, str, str]) -> list[registry.Event]:
+def tags(*spec: tuple[str, str] | tuple[str, str, str]) -> list[events.Event]:
     """Events from (tag, commit[, message]) in creation order, a minute apart."""
     raw = [
         RawTag(name, commit, T0 + timedelta(minutes=i), message)
         for i, (name, commit, message) in enumerate((*s, "")[:3] for s in spec)
     ]
-    return registry.events(raw, "churn-model")
+    return events.events(raw, "churn-model")
 
 
 BASE = (
@@ -31,8 +31,8 @@ BASE = (
 
 def test_versions_and_latest_ignore_other_artifacts_and_tags():
     evts = tags(*BASE)
-    assert list(registry.versions(evts)) == ["v1.0.0", "v1.1.0"]
-    assert registry.latest(evts) == "v1.1.0"
+    assert list(events.versions(evts)) == ["v1.0.0", "v1.1.0"]
+    assert events.latest(evts) == "v1.1.0"
 
 
 def test_stage_holder_is_the_latest_assignment_by_counter():
@@ -41,74 +41,74 @@ def test_stage_holder_is_the_latest_assignment_by_counter():
         ("churn-model#prod#3", "c2"),
         ("churn-model#prod#2", "c1"),  # created later, but an earlier decision
     )
-    assert registry.holder(evts, "prod") == "v1.1.0"
-    assert registry.holder(evts, "staging") is None
+    assert events.holder(evts, "prod") == "v1.1.0"
+    assert events.holder(evts, "staging") is None
 
 
 def test_unassignment_empties_the_stage():
     evts = tags(*BASE, ("churn-model#prod#1", "c1"), ("churn-model#prod!#2", "c1"))
-    assert registry.holder(evts, "prod") is None
+    assert events.holder(evts, "prod") is None
 
 
 def test_deregistered_version_is_gone_and_its_number_is_not_reused():
     evts = tags(*BASE, ("churn-model@v1.1.0!", "c2"))
-    assert list(registry.versions(evts)) == ["v1.0.0"]
-    assert registry.next_version(evts, "minor", None) == "v1.2.0"
+    assert list(events.versions(evts)) == ["v1.0.0"]
+    assert events.next_version(evts, "minor", None) == "v1.2.0"
 
 
 @pytest.mark.parametrize(
     ("bump", "expected"), [("major", "v2.0.0"), ("minor", "v1.2.0"), ("patch", "v1.1.1")]
 )
 def test_bumps(bump, expected):
-    assert registry.next_version(tags(*BASE), bump, None) == expected
+    assert events.next_version(tags(*BASE), bump, None) == expected
 
 
 def test_first_version_and_explicit_versions():
-    assert registry.next_version([], "minor", None) == "v1.0.0"
+    assert events.next_version([], "minor", None) == "v1.0.0"
     evts = tags(*BASE)
-    assert registry.next_version(evts, None, "v3.0.0") == "v3.0.0"
+    assert events.next_version(evts, None, "v3.0.0") == "v3.0.0"
     with pytest.raises(RatchetError, match="already exists"):
-        registry.next_version(evts, None, "v1.1.0")
+        events.next_version(evts, None, "v1.1.0")
     with pytest.raises(RatchetError, match="not above the newest"):
-        registry.next_version(evts, None, "v1.0.5")
+        events.next_version(evts, None, "v1.0.5")
     with pytest.raises(RatchetError, match=r"expected vMAJOR\.MINOR\.PATCH"):
-        registry.next_version(evts, None, "1.2")
+        events.next_version(evts, None, "1.2")
 
 
 def test_promotion_cannot_skip_a_stage():
     evts = tags(*BASE, ("churn-model#dev#1", "c2"))
     with pytest.raises(RatchetError, match="can't jump straight to prod"):
-        registry.check_promotion(evts, "v1.1.0", "prod", STAGES)
-    registry.check_promotion(evts, "v1.1.0", "staging", STAGES)
+        events.check_promotion(evts, "v1.1.0", "prod", STAGES)
+    events.check_promotion(evts, "v1.1.0", "staging", STAGES)
     with pytest.raises(RatchetError, match="never in dev"):
-        registry.check_promotion(evts, "v1.0.0", "staging", STAGES)
+        events.check_promotion(evts, "v1.0.0", "staging", STAGES)
     with pytest.raises(RatchetError, match="already in dev"):
-        registry.check_promotion(evts, "v1.1.0", "dev", STAGES)
+        events.check_promotion(evts, "v1.1.0", "dev", STAGES)
     with pytest.raises(RatchetError, match="unknown stage 'qa'"):
-        registry.check_promotion(evts, "v1.1.0", "qa", STAGES)
+        events.check_promotion(evts, "v1.1.0", "qa", STAGES)
     with pytest.raises(RatchetError, match="not registered"):
-        registry.check_promotion(evts, "v7.0.0", "dev", STAGES)
+        events.check_promotion(evts, "v7.0.0", "dev", STAGES)
 
 
 def test_rollback_goes_to_the_version_held_before():
     evts = tags(*BASE, ("churn-model#prod#1", "c1"), ("churn-model#prod#2", "c2"))
-    assert registry.rollback_target(evts, "prod") == ("v1.1.0", "v1.0.0")
+    assert events.rollback_target(evts, "prod") == ("v1.1.0", "v1.0.0")
     after = tags(
         *BASE,
         ("churn-model#prod#1", "c1"),
         ("churn-model#prod#2", "c2"),
         ("churn-model#prod#3", "c1"),
     )
-    assert registry.holder(after, "prod") == "v1.0.0"
+    assert events.holder(after, "prod") == "v1.0.0"
     with pytest.raises(RatchetError, match="holds no version"):
-        registry.rollback_target(evts, "staging")
+        events.rollback_target(evts, "staging")
     only = tags(*BASE, ("churn-model#prod#1", "c1"))
     with pytest.raises(RatchetError, match="never held another version"):
-        registry.rollback_target(only, "prod")
+        events.rollback_target(only, "prod")
 
 
 def rolled_back(n: int, commit: str, stage: str, current: str, target: str) -> tuple:
-    return (f"churn-model#{stage}#{n}", commit, registry.rollback_message(stage, current, target))
+    return (f"churn-model#{stage}#{n}", commit, events.rollback_message(stage, current, target))
 
 
 THREE = (*BASE, ("churn-model@v1.2.0", "c3"))
@@ -122,8 +122,8 @@ def test_rollback_never_returns_to_a_version_rolled_back_from():
         ("churn-model#prod#3", "c3"),
         rolled_back(4, "c2", "prod", "v1.2.0", "v1.1.0"),
     )
-    assert registry.is_rollback(evts[-1]) and not registry.is_rollback(evts[-2])
-    assert registry.rollback_target(evts, "prod") == ("v1.1.0", "v1.0.0")
+    assert events.is_rollback(evts[-1]) and not events.is_rollback(evts[-2])
+    assert events.rollback_target(evts, "prod") == ("v1.1.0", "v1.0.0")
     evts = tags(
         *THREE,
         ("churn-model#prod#1", "c1"),
@@ -133,7 +133,7 @@ def test_rollback_never_returns_to_a_version_rolled_back_from():
         rolled_back(5, "c1", "prod", "v1.1.0", "v1.0.0"),
     )
     with pytest.raises(RatchetError) as refused:
-        registry.rollback_target(evts, "prod")
+        events.rollback_target(evts, "prod")
     assert str(refused.value) == (
         "stage 'prod': no version to roll back to from v1.0.0 (v1.1.0 was rolled back from by "
         "churn-model#prod#5; v1.2.0 was rolled back from by churn-model#prod#4); a version "
@@ -150,20 +150,20 @@ def test_promotion_clears_a_rollback_and_unassigned_or_deregistered_versions_are
         ("churn-model#prod#4", "c2", "Promote v1.1.0 to prod"),  # deliberately back
         ("churn-model#prod#5", "c3"),
     )
-    assert registry.rollback_target(evts, "prod") == ("v1.2.0", "v1.1.0")
+    assert events.rollback_target(evts, "prod") == ("v1.2.0", "v1.1.0")
     unassigned = (
         ("churn-model#prod#1", "c1"),
         ("churn-model#prod#2", "c2"),
         ("churn-model#prod!#3", "c2"),
         ("churn-model#prod#4", "c3"),
     )
-    assert registry.rollback_target(tags(*THREE, *unassigned), "prod") == ("v1.2.0", "v1.0.0")
+    assert events.rollback_target(tags(*THREE, *unassigned), "prod") == ("v1.2.0", "v1.0.0")
     gone = tags(*THREE, *unassigned, ("churn-model@v1.0.0!", "c1"))
     with pytest.raises(
         RatchetError,
         match=r"\(v1\.1\.0 was unassigned by churn-model#prod!#3; v1\.0\.0 is deregistered\)",
     ):
-        registry.rollback_target(gone, "prod")
+        events.rollback_target(gone, "prod")
 
 
 def test_a_rollback_message_marks_only_the_assignment_it_describes():
@@ -173,7 +173,7 @@ def test_a_rollback_message_marks_only_the_assignment_it_describes():
         ("churn-model#prod#2", "c2", "Roll back prod from v1.0.0 to v1.0.0"),
         ("churn-model#prod!#3", "c2", "Roll back prod from v1.1.0 to v1.1.0"),
     )
-    assert not any(registry.is_rollback(e) for e in evts)
+    assert not any(events.is_rollback(e) for e in evts)
 
 
 def test_promotion_needs_the_version_in_the_previous_stage_now():
@@ -184,7 +184,7 @@ def test_promotion_needs_the_version_in_the_previous_stage_now():
         ("churn-model#staging!#3", "c1"),
     )
     with pytest.raises(RatchetError, match=r"no longer in staging \(unassigned by .*#staging!#3\)"):
-        registry.check_promotion(evts, "v1.0.0", "prod", STAGES)
+        events.check_promotion(evts, "v1.0.0", "prod", STAGES)
     evts = tags(
         *THREE,
         ("churn-model#dev#1", "c1"),
@@ -193,5 +193,5 @@ def test_promotion_needs_the_version_in_the_previous_stage_now():
         ("churn-model#staging#4", "c2"),
     )
     with pytest.raises(RatchetError, match=r"\(replaced by v1\.1\.0, churn-model#staging#4\)"):
-        registry.check_promotion(evts, "v1.0.0", "prod", STAGES)
-    registry.check_promotion(evts, "v1.1.0", "prod", STAGES)
+        events.check_promotion(evts, "v1.0.0", "prod", STAGES)
+    events.check_promotion(evts, "v1.1.0", "prod", STAGES)

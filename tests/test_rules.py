@@ -6,11 +6,12 @@ import math
 
 import pytest
 
-from ratchet import params, plots, report
-from ratchet.compare import Comparison
-from ratchet.errors import RatchetError
-from ratchet.params import GateParams, MetricRule
-from ratchet.rules import check_all, check_metric, describe
+from ratchet.core import params
+from ratchet.core.errors import RatchetError
+from ratchet.core.params import GateParams, MetricRule
+from ratchet.review import plots, report
+from ratchet.review.compare import Comparison
+from ratchet.review.rules import check_all, check_metric, describe
 
 AUC = MetricRule(direction="higher", min=0.8, max_regression=0.01)
 LOSS = MetricRule(direction="lower", max=0.45, max_relative_regression=0.05)

@@ -2,8 +2,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from ratchet import sample, schema
 from ratchet.cli import main
+from ratchet.dataset import sample, schema
 
 
 def test_same_seed_same_table_and_other_seed_differs():

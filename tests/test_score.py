@@ -7,9 +7,10 @@ import pandas as pd
 import pytest
 
 from conftest import project_files
-from ratchet import evaluate, model, sample, schema
 from ratchet.cli import main
-from ratchet.features import build_features
+from ratchet.dataset import sample, schema
+from ratchet.dataset.features import build_features
+from ratchet.pipeline import evaluate, model
 
 
 @pytest.fixture

@@ -9,11 +9,11 @@ import pandas as pd
 import pytest
 
 from conftest import EXAMPLE, project_files, train_model_file
-from ratchet import sample, schema
 from ratchet.cli import main
-from ratchet.errors import RatchetError
-from ratchet.params import GateParams, parse_section, read_yaml
-from ratchet.shadow import Side, compare, markdown
+from ratchet.core.errors import RatchetError
+from ratchet.core.params import GateParams, parse_section, read_yaml
+from ratchet.dataset import sample, schema
+from ratchet.serving.shadow import Side, compare, markdown
 
 
 @pytest.fixture(scope="module")
@@ -131,7 +131,7 @@ def test_agreement_floor_unlabelled_batch_and_bad_rows(workdir, model_file, othe
 
 
 def test_models_of_two_datasets_are_refused(workdir, model_file, capsys):
-    from ratchet import model
+    from ratchet.pipeline import model
 
     pipeline = model.load(model_file)
     c = model.contract_for(pipeline)

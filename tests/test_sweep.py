@@ -8,8 +8,8 @@ import shutil
 import pytest
 
 from conftest import EXAMPLE, run
-from ratchet import sweep
-from ratchet.errors import RatchetError
+from ratchet.core.errors import RatchetError
+from ratchet.experiments import sweep
 
 
 def test_specs_expand_to_every_combination_first_key_slowest():
@@ -63,7 +63,7 @@ def test_grids_are_checked_against_params_before_anything_runs(repo_params, spec
 
 
 def test_the_default_sweep_in_params_yaml_is_valid_and_compares_model_families(repo_params):
-    from ratchet.params import SweepParams, parse_section
+    from ratchet.core.params import SweepParams, parse_section
 
     grids = parse_section("sweep", SweepParams, repo_params).grids
     sweep.check(grids, repo_params, "params.yaml")

@@ -3,10 +3,11 @@ import json
 import pandas as pd
 import pytest
 
-from ratchet import schema, validate
-from ratchet.errors import RatchetError, ValidationFailed
-from ratchet.params import ValidateParams
-from ratchet.rawdata import read_raw
+from ratchet.core.errors import RatchetError, ValidationFailed
+from ratchet.core.params import ValidateParams
+from ratchet.dataset import schema
+from ratchet.dataset.rawdata import read_raw
+from ratchet.pipeline import validate
 
 ROWS = (100, 100_000)
 

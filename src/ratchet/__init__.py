@@ -7,7 +7,7 @@ def __getattr__(name: str):
     # `from ratchet import load_model` without importing DVC and scikit-learn for every
     # `ratchet` command.
     if name == "load_model":
-        from ratchet.loading import load_model
+        from ratchet.registry.loading import load_model
 
         return load_model
     raise AttributeError(name)

@@ -13,36 +13,49 @@ import os
 import sys
 from collections.abc import Sequence
 
-from ratchet import __version__, params
-from ratchet.errors import RatchetError
+from ratchet import __version__
+from ratchet.core import params
+from ratchet.core.errors import RatchetError
 
 # name -> (module, one-line help)
 COMMANDS: dict[str, tuple[str, str]] = {
     "init": (
-        "ratchet.init",
+        "ratchet.dataset.init",
         "draft dataset/contract.yaml from your table and point the pipeline at it",
     ),
-    "sample": ("ratchet.sample", "write the synthetic churn table (params: sample)"),
-    "validate": ("ratchet.validate", "check the raw table against the schema (params: validate)"),
-    "checks": ("ratchet.checks", "list every validation check, its policy and reason"),
-    "featurize": ("ratchet.featurize", "split and build features (params: featurize)"),
-    "train": ("ratchet.train", "fit the model (params: train)"),
-    "evaluate": ("ratchet.evaluate", "score the test split (params: evaluate)"),
-    "score": ("ratchet.score", "batch scoring: a file in, scores out (Parquet), in chunks"),
+    "sample": ("ratchet.dataset.sample", "write the synthetic churn table (params: sample)"),
+    "validate": (
+        "ratchet.pipeline.validate",
+        "check the raw table against the schema (params: validate)",
+    ),
+    "checks": ("ratchet.pipeline.checks", "list every validation check, its policy and reason"),
+    "featurize": ("ratchet.pipeline.featurize", "split and build features (params: featurize)"),
+    "train": ("ratchet.pipeline.train", "fit the model (params: train)"),
+    "evaluate": ("ratchet.pipeline.evaluate", "score the test split (params: evaluate)"),
+    "score": ("ratchet.serving.score", "batch scoring: a file in, scores out (Parquet), in chunks"),
     "shadow": (
-        "ratchet.shadow",
+        "ratchet.serving.shadow",
         "score one batch with two versions and compare (before promotion)",
     ),
     "serve": (
-        "ratchet.serve",
+        "ratchet.serving.serve",
         "REST service: POST /predict, GET /health and /model (needs the 'serve' extra)",
     ),
-    "drift": ("ratchet.drift", "drift report: a new batch vs the model's training data"),
-    "model": ("ratchet.model_command", "model registry: register, promote, rollback, get, ..."),
-    "report": ("ratchet.report", "write the pull-request report: this change vs a base revision"),
-    "gate": ("ratchet.gate", "pass or fail this change under the base revision's gate rules"),
+    "drift": ("ratchet.monitoring.drift", "drift report: a new batch vs the model's training data"),
+    "model": (
+        "ratchet.registry.model_command",
+        "model registry: register, promote, rollback, get, ...",
+    ),
+    "report": (
+        "ratchet.review.report",
+        "write the pull-request report: this change vs a base revision",
+    ),
+    "gate": (
+        "ratchet.review.gate",
+        "pass or fail this change under the base revision's gate rules",
+    ),
     "exp": (
-        "ratchet.exp_command",
+        "ratchet.experiments.exp_command",
         "experiments: expand sweep grids, rank results, branch the best",
     ),
 }

@@ -1,0 +1,1 @@
+"""Shared plumbing: errors, file I/O, params, portable maths, git revisions."""

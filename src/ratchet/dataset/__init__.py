@@ -1,0 +1,1 @@
+"""The dataset contract and everything derived from it: schema, raw reading, features, checks."""

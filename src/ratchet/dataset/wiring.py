@@ -1,0 +1,192 @@
+"""Editing the pipeline's files for `ratchet init`: dvc.yaml and params.yaml, changed with
+ruamel.yaml's round trip so their comments and layout survive, and several files replaced
+together (each staged in a temporary file first; all put back if one step fails).
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import tempfile
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from ratchet.core.errors import RatchetError
+from ratchet.core.params import PARAMS_FILE
+
+DVC_FILE = "dvc.yaml"
+VALIDATED_DIR = "data/validated"
+SAMPLE_STAGE = "sample"  # the bundled sample's stage: present until a repository has its data
+
+
+def _yaml():
+    from ruamel.yaml import YAML
+
+    y = YAML()
+    y.width = 4096
+    y.preserve_quotes = True
+    y.indent(mapping=2, sequence=4, offset=2)
+    y.representer.add_representer(
+        type(None), lambda r, _: r.represent_scalar("tag:yaml.org,2002:null", "null")
+    )
+    return y
+
+
+def _dump(y, data) -> str:
+    out = io.StringIO()
+    y.dump(data, out)
+    return out.getvalue()
+
+
+def _replace_in(value: Any, old: str, new: str) -> Any:
+    """`value` (a string, possibly a folded/literal scalar) with `old` replaced by `new`."""
+    if not isinstance(value, str) or old not in value:
+        return value
+    from ruamel.yaml.scalarstring import FoldedScalarString
+
+    replaced = value.replace(old, new)
+    if isinstance(value, FoldedScalarString):
+        folded = FoldedScalarString(replaced)
+        at, delta = value.index(old), len(new) - len(old)
+        folded.fold_pos = [f if f < at else f + delta for f in getattr(value, "fold_pos", [])]
+        return folded
+    return type(value)(replaced) if type(value) is not str else replaced
+
+
+def _replace_paths(node: Any, old: str, new: str) -> None:
+    """Replace path `old` by `new` in every string and mapping key under `node`."""
+    if isinstance(node, dict):
+        for key in list(node):
+            value = node[key]
+            _replace_paths(value, old, new)
+            node[key] = _replace_in(value, old, new)
+            if isinstance(key, str) and key == old:
+                node.insert(list(node).index(key), new, node.pop(key))
+    elif isinstance(node, list):
+        for i, value in enumerate(node):
+            _replace_paths(value, old, new)
+            node[i] = _replace_in(value, old, new)
+
+
+def _option(cmd: str, flag: str) -> str | None:
+    words = cmd.split()
+    return words[words.index(flag) + 1] if flag in words[:-1] else None
+
+
+def rewire_pipeline(text: str, raw_path: str, name: str) -> tuple[str, list[str]]:
+    """dvc.yaml with the sample stage removed and validate reading `raw_path`.
+
+    The validated table and the model artifact are named after the dataset. Returns the new
+    text and one line per change.
+    """
+    y = _yaml()
+    doc = y.load(text)
+    stages = doc.get("stages") or {}
+    if "validate" not in stages:
+        raise RatchetError(f"{DVC_FILE}: no 'validate' stage to point at the data")
+    notes = []
+    if SAMPLE_STAGE in stages:
+        del stages[SAMPLE_STAGE]
+        notes.append(f"removed stage '{SAMPLE_STAGE}' (the bundled synthetic sample)")
+    old_raw = _option(str(stages["validate"].get("cmd", "")), "--input")
+    if old_raw is None:
+        raise RatchetError(f"{DVC_FILE}: stage validate's cmd has no --input PATH")
+    if old_raw != raw_path:
+        _replace_paths(stages["validate"], old_raw, raw_path)
+        notes.append(f"stage validate reads {raw_path} (was {old_raw})")
+    old_validated = _option(str(stages["validate"].get("cmd", "")), "--output")
+    validated = f"{VALIDATED_DIR}/{name}.parquet"
+    if old_validated and old_validated != validated:
+        _replace_paths(stages, old_validated, validated)
+        notes.append(f"the validated table is {validated} (was {old_validated})")
+    artifacts = doc.get("artifacts") or {}
+    models = [k for k, v in artifacts.items() if (v or {}).get("type") == "model"]
+    wanted = f"{name}-model"
+    if len(models) == 1 and models[0] != wanted:
+        spec = artifacts.pop(models[0])
+        spec["desc"] = f"{name} classifier (scikit-learn Pipeline, skops format)"
+        if "labels" in spec:
+            spec["labels"] = [name, "tabular"]
+        artifacts.insert(0, wanted, spec)
+        notes.append(f"the model artifact is {wanted} (was {models[0]})")
+    return _dump(y, doc), notes
+
+
+def retune_params(text: str, rows: int, *, gate: bool = True) -> tuple[str, list[str]]:
+    """params.yaml with row-count bounds for this file and (gate=True) regression-only gate
+    rules: the sample's absolute floors and ceilings say nothing about other data."""
+    y = _yaml()
+    doc = y.load(text)
+    notes = []
+    validate = doc.get("validate")
+    if validate is None:
+        raise RatchetError(f"{PARAMS_FILE}: missing section 'validate'")
+    low, high = max(1, rows // 2), rows * 10
+    validate["rows_min"], validate["rows_max"] = low, high
+    notes.append(f"validate.rows_min/rows_max: {low}/{high} (half and 10x the {rows} rows)")
+    rules = (doc.get("gate") or {}).get("rules") or {} if gate else {}
+    for metric, rule in rules.items():
+        dropped = [k for k in ("min", "max") if k in rule]
+        for key in dropped:
+            del rule[key]
+        if dropped:
+            notes.append(
+                f"gate.rules.{metric}: dropped the sample's {'/'.join(dropped)} (absolute "
+                "limits must come from your data); kept its allowed regression"
+            )
+    return _dump(y, doc), notes
+
+
+@dataclass
+class _Write:
+    """A file to put in place: its new content staged in a temporary file beside it."""
+
+    target: Path
+    staged: Path
+    backup: Path | None = None
+
+
+def stage(target: Path, fill: Callable[[Path], None]) -> _Write:
+    target.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+    os.close(fd)
+    staged = Path(tmp)
+    try:
+        fill(staged)
+        umask = os.umask(0)
+        os.umask(umask)
+        staged.chmod(0o666 & ~umask)
+    except BaseException:
+        staged.unlink(missing_ok=True)
+        raise
+    return _Write(target, staged)
+
+
+def replace_all(writes: list[_Write], after: Callable[[], None]) -> None:
+    """Move every staged file into place, then run `after`; on any failure put back what was
+    there before (and remove what was not)."""
+    done: list[_Write] = []
+    try:
+        for w in writes:
+            if w.target.exists():
+                w.backup = w.target.with_name(f".{w.target.name}.{os.getpid()}.bak")
+                os.replace(w.target, w.backup)
+            os.replace(w.staged, w.target)
+            done.append(w)
+        after()
+    except BaseException:
+        for w in reversed(done):
+            if w.backup is not None:
+                os.replace(w.backup, w.target)
+            else:
+                w.target.unlink(missing_ok=True)
+        for w in writes:
+            w.staged.unlink(missing_ok=True)
+            if w not in done and w.backup is not None and w.backup.exists():
+                os.replace(w.backup, w.target)
+        raise
+    for w in writes:
+        if w.backup is not None:
+            w.backup.unlink(missing_ok=True)

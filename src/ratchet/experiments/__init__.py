@@ -1,0 +1,1 @@
+"""Experiments: parameter sweeps and ranking them under the gate's rules."""

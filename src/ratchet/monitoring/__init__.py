@@ -1,0 +1,1 @@
+"""Drift of new data against a model's training data."""

@@ -1,0 +1,125 @@
+"""`ratchet drift`: is the current batch still the world the model was trained on?
+
+Exit 0: no drift; 1: drift; 2: an error, or a batch that fails validation (a data
+problem, reported as such, not as drift). Writes a self-contained HTML report and a JSON
+summary to --output-dir.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from pathlib import Path
+
+from ratchet.core import io, params
+from ratchet.core.errors import RatchetError
+from ratchet.core.params import MonitorParams
+from ratchet.dataset import contract, features, schema
+from ratchet.dataset.rawdata import read_raw
+from ratchet.monitoring import monitor
+from ratchet.pipeline import model, validate
+from ratchet.registry import loading, tags
+
+TRAIN_FEATURES = "data/features/train.parquet"
+
+
+def load_batch(path: str | os.PathLike) -> monitor.Batch:
+    """Read, validate (column checks) and featurize a raw batch; labels are optional."""
+    raw = read_raw(path)
+    labelled = schema.TARGET in raw.columns
+    result = validate.check(raw, require_target=labelled, expectations=False)
+    if not result.passed:
+        raise RatchetError(
+            f"{path}: the batch fails validation, a data problem rather than drift:\n"
+            f"{validate.summary(result)}"
+        )
+    table = result.table
+    labels = table[schema.TARGET].reset_index(drop=True) if labelled else None
+    return monitor.Batch(features.build_features(table).reset_index(drop=True), labels=labels)
+
+
+def reference_at(ref: loading.ModelRef, repo: Path) -> monitor.Batch:
+    """The training split of the version's commit, read through DVC."""
+    train = loading.table_at(repo, ref, TRAIN_FEATURES)
+    labels = train.get(schema.TARGET)
+    return monitor.Batch(
+        train.drop(columns=[c for c in (schema.ID, schema.TARGET) if c], errors="ignore"),
+        labels=labels,
+    )
+
+
+def scored(batch: monitor.Batch, pipeline) -> monitor.Batch:
+    numeric, categorical = features.feature_columns(batch.features)
+    scores = pipeline.predict_proba(batch.features[numeric + categorical])[:, 1]
+    return monitor.Batch(batch.features, scores, batch.labels)
+
+
+def run(args: argparse.Namespace, p: MonitorParams) -> dict:
+    pipeline = ref = None
+    if not args.reference:
+        root = tags.toplevel(".")
+        pipeline, ref = loading.load_with_ref(stage=args.stage, repo=root)
+    if args.model:
+        pipeline = model.load(args.model)
+    # Batches are read, checked and featurized by the contract the model was trained with.
+    with contract.use(model.contract_for(pipeline) if pipeline is not None else contract.current()):
+        return _report(args, p, pipeline, ref)
+
+
+def _report(args: argparse.Namespace, p: MonitorParams, pipeline, ref) -> dict:
+    current = load_batch(args.current)
+    if args.reference:
+        reference = load_batch(args.reference)
+    else:
+        reference = reference_at(ref, tags.toplevel("."))
+    reference = monitor.sample(reference, p.reference_rows, p.seed)
+    current = monitor.sample(current, p.current_rows, p.seed)
+    if pipeline is not None:
+        reference, current = scored(reference, pipeline), scored(current, pipeline)
+    snapshot = monitor.run_report(reference, current, p)
+    summary = monitor.summarise(snapshot, p)
+    summary["current"] = {"path": str(args.current), "rows_compared": len(current.features)}
+    summary["reference"] = {
+        "source": str(args.reference) if args.reference else f"stage {args.stage}",
+        "rows_compared": len(reference.features),
+    }
+    out = Path(args.output_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    # Evidently writes nothing when given a Path: a str, into a temp file, then moved.
+    with io.atomic_path(out / "drift.html") as tmp:
+        snapshot.save_html(str(tmp))
+    io.write_json(out / "drift.json", summary)
+    return summary
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--current", help="the new batch (default: params monitor.current)")
+    parser.add_argument(
+        "--reference", help="reference batch file (default: the stage's training split)"
+    )
+    parser.add_argument("--stage", default="prod", help="registry stage (default: %(default)s)")
+    parser.add_argument("--model", help="score with this model file instead of the stage's")
+    parser.add_argument("--output-dir", default="reports/drift", help="default: %(default)s")
+    parser.add_argument("--summary-md", help="also write the summary as Markdown here")
+
+
+def command(args: argparse.Namespace) -> int:
+    p = params.section("monitor", MonitorParams, args.params)
+    args.current = args.current or p.current
+    summary = run(args, p)
+    if args.summary_md:
+        io.write_text(args.summary_md, monitor.markdown(summary))
+    drifted = ", ".join(summary["drifted_columns"]) or "none"
+    print(
+        f"{summary['verdict']}: {summary['drift_share']:.0%} of columns drifted "
+        f"(threshold {p.drift_share:.0%}): {drifted}"
+    )
+    for key in ("prediction_drift", "target_drift"):
+        item = summary[key]
+        if item:
+            state = "drifted" if item["drifted"] else "stable"
+            print(f"{key.replace('_', ' ')}: {state} ({item['method']} {item['score']:.4f})")
+    print(f"report: {args.output_dir}/drift.html, summary: {args.output_dir}/drift.json")
+    sys.stdout.flush()
+    return 1 if summary["verdict"] == "drift" else 0

@@ -1,0 +1,1 @@
+"""The DVC stages (validate, featurize, train, evaluate) and the model artifact."""

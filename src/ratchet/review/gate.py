@@ -1,0 +1,63 @@
+"""`ratchet gate`: pass or fail this change against the base revision's rules.
+
+Exit 0 when every rule passes, 1 when any fails (or the results are stale), 2 on a usage
+or data error. CI runs it after `dvc repro` and `ratchet report`.
+"""
+
+from __future__ import annotations
+
+import argparse
+
+from ratchet.review import compare
+from ratchet.review.compare import Comparison
+from ratchet.review.rules import describe, fmt, fmt_delta
+
+
+def lines(cmp: Comparison) -> list[str]:
+    """What the gate prints: one line per rule, then notes, then the verdict."""
+    where = "base" if cmp.rules_from_base else "this change (the base has none)"
+    if cmp.dataset_switch:
+        where = "this change (new dataset)"
+    out = [
+        f"gate: {cmp.base_rev} ({cmp.base_sha[:7]}) -> this change ({cmp.head_sha[:7]}); "
+        f"rules from {where}"
+    ]
+    width = max(len(c.metric) for c in cmp.checks)
+    for c in cmp.checks:
+        status = "PASS" if c.passed else "FAIL"
+        values = f"{fmt(c.base)} -> {fmt(c.current)} ({fmt_delta(c.delta)})"
+        why = "; ".join(c.failures) if c.failures else describe(c.rule)
+        out.append(f"  {status} {c.metric:<{width}}  {values}  {why}")
+    out += [f"  FAIL {problem}" for problem in cmp.stale]
+    if cmp.dataset_switch:
+        out.append(
+            f"note: new baseline: {cmp.dataset_switch}; regression limits skipped, floors and "
+            "ceilings apply (review the dataset switch and this change's gate rules)"
+        )
+    elif cmp.base_metrics is None:
+        out.append(
+            f"note: {cmp.base_rev} has no {cmp.gate.metrics} (first run): "
+            "regression limits skipped, floors and ceilings still apply"
+        )
+    if cmp.rules_changed:
+        out.append(
+            "note: gate rules changed in this change; it is checked under the base's rules "
+            "(review the change to 'gate' in params.yaml)"
+        )
+    failed = sum(not c.passed for c in cmp.checks)
+    verdict = "PASS" if cmp.passed else "FAIL"
+    stale = ", results stale" if cmp.stale else ""
+    out.append(
+        f"gate: {verdict} ({len(cmp.checks) - failed} of {len(cmp.checks)} rules pass{stale})"
+    )
+    return out
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--base", required=True, help="git revision to compare with (e.g. main)")
+
+
+def command(args: argparse.Namespace) -> int:
+    cmp = compare.collect(args.base, args.params)
+    print("\n".join(lines(cmp)))
+    return 0 if cmp.passed else 1

@@ -1,0 +1,1 @@
+"""Scoring with a registered model: batch, REST service, shadow comparison."""

@@ -1,0 +1,165 @@
+"""`ratchet score`: batch scoring with the model of a registry stage, a version or a file.
+
+CSV or Parquet in, Parquet out (id, score, label at the evaluate threshold, model version).
+The input is read in chunks (Parquet record batches, CSV chunks), each validated with the
+training schema (label optional) and passed through the training feature function, so
+memory stays bounded for files far larger than RAM and serving sees what training saw.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from collections.abc import Iterator
+
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from ratchet.core import io, params
+from ratchet.core.errors import RatchetError
+from ratchet.core.params import EvaluateParams
+from ratchet.dataset import contract, schema
+from ratchet.dataset.rawdata import ARROW_TEXT, check_file, csv_options
+from ratchet.pipeline import model, predict, validate
+from ratchet.registry import loading
+
+
+def output_schema() -> pa.Schema:
+    """The scores file: the contract's id (or the input's 1-based row number), score, label."""
+    key = (schema.ID, pa.string()) if schema.ID else ("row", pa.int64())
+    return pa.schema([key, ("score", pa.float64()), ("label", pa.int8()), ("model", pa.string())])
+
+
+def chunks(path: str | os.PathLike, rows: int) -> Iterator[pd.DataFrame]:
+    """The input in pieces of at most `rows` rows, with a clear error for a bad file."""
+    p, suffix = check_file(path)
+    if suffix == ".parquet":
+        try:
+            for batch in pq.ParquetFile(p).iter_batches(batch_size=rows):
+                yield batch.to_pandas(types_mapper=ARROW_TEXT.get)
+        except (pa.ArrowException, OSError) as exc:
+            raise RatchetError(f"{p}: not a readable Parquet file ({exc})") from None
+        return
+    try:
+        yield from pd.read_csv(p, **csv_options(), chunksize=rows, encoding="utf-8")
+    except UnicodeDecodeError as exc:
+        raise RatchetError(f"{p}: not UTF-8 text at byte {exc.start}") from None
+    except (pd.errors.ParserError, pd.errors.EmptyDataError) as exc:
+        raise RatchetError(f"{p}: cannot read CSV ({' '.join(str(exc).split())})") from None
+
+
+def prepare_chunk(chunk: pd.DataFrame, first_row: int) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """(validated rows, rejected rows with reasons) for one chunk; row numbers are global.
+
+    A table-level problem (a missing column) has no row to set aside and stops the run.
+    """
+    labelled = schema.TARGET in chunk.columns
+    result = validate.check(chunk, require_target=labelled, expectations=False)
+    rejected = pd.DataFrame(columns=["row", "column", "check", "value"])
+    if not result.passed:
+        cases = result.failure_cases
+        if cases["row"].isna().any():
+            raise RatchetError(validate.summary(result).strip())
+        bad = sorted(set(int(r) - 1 for r in cases["row"]))
+        rejected = cases.assign(row=cases["row"].astype(int) + first_row)[
+            ["row", "column", "check", "value"]
+        ]
+        kept = chunk.drop(index=chunk.index[bad])
+        result = validate.check(kept, require_target=labelled, expectations=False)
+        if not result.passed:
+            raise RatchetError(validate.summary(result).strip())
+    return result.table, rejected
+
+
+def first_bad_row(path, bad: pd.DataFrame) -> str:
+    """`path: row N: column 'c' failed CHECK (value v)` for the first rejected row."""
+    first = bad.iloc[0]
+    return (
+        f"{path}: row {first['row']}: column '{first['column']}' failed "
+        f"{first['check']} (value {first['value']!r})"
+    )
+
+
+def score_chunk(
+    chunk: pd.DataFrame, pipeline, threshold: float, version: str, first_row: int
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """(scored rows, rejected rows with reasons) for one chunk; row numbers are global."""
+    table, rejected = prepare_chunk(chunk, first_row)
+    scores = predict.scores(pipeline, table)
+    if schema.ID:
+        key = {schema.ID: table[schema.ID].astype(str).to_numpy()}
+    else:  # no id column: rows are named by their place in the input
+        key = {"row": table.index.to_numpy(dtype="int64") + first_row + 1}
+    out = pd.DataFrame(
+        {
+            **key,
+            "score": scores,
+            "label": predict.labels(scores, threshold),
+            "model": version,
+        }
+    )
+    return out, rejected
+
+
+def run(args: argparse.Namespace, threshold: float) -> tuple[int, int, str]:
+    pipeline, ref = loading.load_file_or_registered(args.model, args.version, args.stage)
+    version = ref.version if ref else loading.file_version(args.model)
+    # Rows are read and checked by the contract the model was trained with.
+    with contract.use(model.contract_for(pipeline)):
+        return _score(args, pipeline, threshold, version)
+
+
+def _score(
+    args: argparse.Namespace, pipeline, threshold: float, version: str
+) -> tuple[int, int, str]:
+    scored = rejected = 0
+    rejects: list[pd.DataFrame] = []
+    progress = sys.stderr.isatty()
+    layout = output_schema()
+    with io.atomic_path(args.output) as tmp, pq.ParquetWriter(tmp, layout) as writer:
+        for chunk in chunks(args.input, args.chunk_rows):
+            chunk = chunk.reset_index(drop=True)
+            out, bad = score_chunk(chunk, pipeline, threshold, version, scored + rejected)
+            if len(bad) and not args.quarantine:
+                raise RatchetError(
+                    f"{first_bad_row(args.input, bad)}; fix the input, or pass "
+                    "--quarantine FILE to set bad rows aside and score the rest"
+                )
+            writer.write_table(pa.Table.from_pandas(out, schema=layout, preserve_index=False))
+            if len(bad):
+                rejects.append(bad)
+            scored += len(out)
+            rejected += bad["row"].nunique() if len(bad) else 0
+            if progress:
+                print(f"\rscored {scored:,} rows", end="", file=sys.stderr, flush=True)
+    if progress:
+        print(file=sys.stderr)
+    if args.quarantine:
+        empty = pd.DataFrame(columns=["row", "column", "check", "value"])
+        io.write_table(args.quarantine, pd.concat(rejects, ignore_index=True) if rejects else empty)
+    return scored, rejected, version
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--input", required=True, help=".csv or .parquet (label optional)")
+    parser.add_argument("--output", required=True, help="scores (.parquet)")
+    which = parser.add_mutually_exclusive_group()
+    which.add_argument("--stage", default="prod", help="registry stage (default: %(default)s)")
+    which.add_argument("--version", help="registry version, e.g. v1.2.0")
+    which.add_argument("--model", help="a model file instead of the registry")
+    parser.add_argument("--quarantine", help="write rows that fail validation here (.csv)")
+    parser.add_argument("--chunk-rows", type=int, default=200_000, help="rows per chunk")
+
+
+def command(args: argparse.Namespace) -> int:
+    if not str(args.output).endswith(".parquet"):
+        raise RatchetError(f"--output {args.output}: must be a .parquet file")
+    if args.chunk_rows < 1:
+        raise RatchetError(f"--chunk-rows must be at least 1, got {args.chunk_rows}")
+    threshold = params.section("evaluate", EvaluateParams, args.params).threshold
+    scored, rejected, version = run(args, threshold)
+    note = f", {rejected} rows quarantined in {args.quarantine}" if args.quarantine else ""
+    print(f"scored {scored} rows with {version} -> {args.output}{note}")
+    return 0
