@@ -223,9 +223,10 @@ bench: setup ## Benchmarks: pipeline vs bare script, no-op repro, validate/score
 test: setup ## Set up, then run the test suite
 	pytest
 
-lint: setup ## Lint and check formatting; audit the workflows
+lint: setup ## Lint and check formatting, check the import contracts; audit the workflows
 	ruff check .
 	ruff format --check .
+	lint-imports
 	zizmor --offline .github/workflows
 	check-jsonschema --builtin-schema vendor.github-workflows .github/workflows/*.yml
 
@@ -234,4 +235,4 @@ format: setup ## Fix lint and formatting in place
 	ruff format .
 
 clean: ## Remove the environment and tool caches (keeps data and the DVC cache)
-	rm -rf $(VENV) .uv .pytest_cache .ruff_cache
+	rm -rf $(VENV) .uv .pytest_cache .ruff_cache .import_linter_cache

@@ -30,8 +30,8 @@ def main() -> None:
     from sklearn import metrics as skm
 
     from ratchet.core import params
-    from ratchet.dataset import sample
-    from ratchet.pipeline import evaluate, featurize, train, validate
+    from ratchet.dataset import sample, validation
+    from ratchet.pipeline import evaluate, featurize, metrics, train
 
     steps = {"imports": time.perf_counter() - start}
 
@@ -49,7 +49,7 @@ def main() -> None:
     rows = args.rows or sp.rows
 
     raw = step("generate", sample.generate, rows, sp.seed, drift=sp.drift)
-    checked = step("validate", validate.check, raw, rows=(vp.rows_min, vp.rows_max))
+    checked = step("validate", validation.check, raw, rows=(vp.rows_min, vp.rows_max))
     assert checked.passed, [f.line() for f in checked.errors]
     del raw
     train_table, test = step("featurize", featurize.split, checked.table, fp)
@@ -60,7 +60,7 @@ def main() -> None:
     def evaluate_all():
         y = test[evaluate.schema.TARGET].to_numpy()
         proba = evaluate.scores(pipeline, test)
-        evaluate.classification_metrics(y, proba, ep.threshold)
+        metrics.classification_metrics(y, proba, ep.threshold)
         skm.roc_curve(y, proba)
         skm.precision_recall_curve(y, proba)
         skm.confusion_matrix(y, (proba >= ep.threshold).astype(int))

@@ -17,8 +17,8 @@ from benchmarks.measure import median
 
 
 def measure(path: str, repeats: int) -> dict:
+    from ratchet.dataset import validation
     from ratchet.dataset.rawdata import read_raw
-    from ratchet.pipeline import validate
 
     start = time.perf_counter()
     df = read_raw(path)
@@ -27,7 +27,7 @@ def measure(path: str, repeats: int) -> dict:
     times = []
     for _ in range(repeats):
         start = time.perf_counter()
-        result = validate.check(df, rows=(1, 10**9))
+        result = validation.check(df, rows=(1, 10**9))
         times.append(time.perf_counter() - start)
         assert result.passed, [f.line() for f in result.errors]
     seconds = median(times)

@@ -9,13 +9,14 @@ from ratchet.core.params import EvaluateParams, FeaturizeParams, TrainParams, pa
 from ratchet.dataset import schema
 from ratchet.pipeline import evaluate
 from ratchet.pipeline.featurize import split
+from ratchet.pipeline.metrics import classification_metrics
 from ratchet.pipeline.train import run as train_run
 
 
 def test_classification_metrics_on_known_values():
     y = np.array([0, 0, 1, 1])
     proba = np.array([0.1, 0.6, 0.4, 0.9])
-    m = evaluate.classification_metrics(y, proba, threshold=0.5)
+    m = classification_metrics(y, proba, threshold=0.5)
     assert m["roc_auc"] == 0.75
     assert m["accuracy"] == 0.5
     assert m["precision"] == 0.5 and m["recall"] == 0.5

@@ -18,8 +18,7 @@ import yaml
 
 from conftest import make_template_repo, ratchet, run
 from ratchet.core.errors import RatchetError
-from ratchet.dataset import contract, init, rawdata
-from ratchet.pipeline import validate
+from ratchet.dataset import contract, init, rawdata, validation
 
 
 def breast_cancer() -> pd.DataFrame:
@@ -64,11 +63,11 @@ def drafted(csv_file) -> dict:
     return init.draft(frame, "diagnosis", name="breast-cancer", source=csv_file.name)
 
 
-def passes_validation(document: dict, path: Path, rows: int) -> validate.Result:
+def passes_validation(document: dict, path: Path, rows: int) -> validation.Result:
     text = init.render(document, path.name, rows, "2026-01-01")
     c = contract.parse(yaml.safe_load(text), "drafted", text)
     with contract.use(c):
-        return validate.check(rawdata.read_raw(path), rows=(rows // 2, rows * 10))
+        return validation.check(rawdata.read_raw(path), rows=(rows // 2, rows * 10))
 
 
 def test_the_draft_parses_and_the_file_it_came_from_passes_validation(drafted, csv_file):

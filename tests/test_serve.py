@@ -24,8 +24,8 @@ from fastapi.testclient import TestClient
 from conftest import BIN, EXAMPLE, ROOT, project_files, ratchet, registered_repo, run
 from ratchet.cli import build_parser, main
 from ratchet.core.params import ServeParams, parse_section, read_yaml
-from ratchet.dataset import sample, schema
-from ratchet.pipeline import model, predict, validate
+from ratchet.dataset import sample, schema, validation
+from ratchet.pipeline import model, predict
 from ratchet.serving import api, serve
 
 SERVE = parse_section("serve", ServeParams, read_yaml(EXAMPLE / "params.yaml"))
@@ -55,7 +55,7 @@ def client(model_file):
 
 def expected_scores(model_file: Path, frame: pd.DataFrame) -> np.ndarray:
     """What `ratchet score` computes: pandera validation, then the feature function."""
-    checked = validate.check(frame, require_target=schema.TARGET in frame, expectations=False)
+    checked = validation.check(frame, require_target=schema.TARGET in frame, expectations=False)
     assert checked.passed
     return predict.scores(model.load(model_file), checked.table)
 
@@ -70,7 +70,7 @@ def test_request_model_is_the_schema(rows):
     table = api.table(
         [record(**r) for r in records(rows.drop(columns=[schema.TARGET]))], api.table_dtypes()
     )
-    typed = validate.check(rows, expectations=False).table.drop(columns=[schema.TARGET])
+    typed = validation.check(rows, expectations=False).table.drop(columns=[schema.TARGET])
     pd.testing.assert_frame_equal(table, typed.reset_index(drop=True))
 
 
@@ -100,7 +100,7 @@ def test_request_model_accepts_what_the_schema_accepts(rows, column, value):
     row = records(rows.head(1))[0]
     row[column] = value
     frame = pd.DataFrame([row]).astype({c: schema.TEXT for c in schema.TEXT_COLUMNS})
-    schema_ok = validate.check(frame, expectations=False).passed
+    schema_ok = validation.check(frame, expectations=False).passed
     try:
         api.record_model()(**row)
         service_ok = True

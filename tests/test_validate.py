@@ -5,7 +5,7 @@ import pytest
 
 from ratchet.core.errors import RatchetError, ValidationFailed
 from ratchet.core.params import ValidateParams
-from ratchet.dataset import schema
+from ratchet.dataset import schema, validation
 from ratchet.dataset.rawdata import read_raw
 from ratchet.pipeline import validate
 
@@ -17,7 +17,7 @@ def keys(failures):
 
 
 def check(df, **kw):
-    return validate.check(df, rows=ROWS, **kw)
+    return validation.check(df, rows=ROWS, **kw)
 
 
 def test_clean_sample_passes_and_is_typed(raw):
@@ -57,7 +57,7 @@ def test_examples_are_capped_at_five(raw):
     bad = raw.copy()
     bad.loc[:19, "region"] = "atlantis"
     (failure,) = check(bad).errors
-    assert failure.count == 20 and len(failure.examples) == validate.MAX_EXAMPLES
+    assert failure.count == 20 and len(failure.examples) == validation.MAX_EXAMPLES
 
 
 def test_missing_and_extra_columns(raw):
@@ -121,7 +121,7 @@ def test_dataset_expectations_report_observed_value_and_reason(raw):
 
 
 def test_row_count_bounds(raw):
-    result = validate.check(raw, rows=(10, len(raw) // 10))  # a file 10x the usual size
+    result = validation.check(raw, rows=(10, len(raw) // 10))  # a file 10x the usual size
     (failure,) = [f for f in result.errors if f.key == "table.row_count"]
     assert f"row_count is {len(raw)}" in failure.line()
 
@@ -149,12 +149,12 @@ def params(**kw):
 
 def test_policy_keys_are_checked():
     with pytest.raises(RatchetError, match=r"'validate\.policy\.age\.inrange' is not a check"):
-        validate.check_policy(params(policy={"age.inrange": "warn"}))
+        validation.check_policy(params(policy={"age.inrange": "warn"}))
     with pytest.raises(RatchetError, match="cannot be warn"):
-        validate.check_policy(params(policy={"churned.isin": "warn"}))
-    assert validate.check_policy(params(policy={"age.mean": "warn", "age.in_range": "error"})) == {
-        "age.mean"
-    }
+        validation.check_policy(params(policy={"churned.isin": "warn"}))
+    assert validation.check_policy(
+        params(policy={"age.mean": "warn", "age.in_range": "error"})
+    ) == {"age.mean"}
 
 
 def test_data_metrics(validated):

@@ -33,7 +33,7 @@ import pandera.pandas as pa
 import yaml
 
 from ratchet.core.errors import RatchetError
-from ratchet.dataset import contract, rawdata, wiring
+from ratchet.dataset import contract, rawdata, validation, wiring
 from ratchet.dataset.contract import CONTRACT_FILE
 from ratchet.dataset.wiring import DVC_FILE, SAMPLE_STAGE, replace_all, stage
 
@@ -585,11 +585,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def _self_check(c: contract.Contract, path: Path, rows: int) -> None:
-    """The validate stage, run on the drafted file with the draft: it must pass."""
-    from ratchet.pipeline import validate
-
+    """The validate stage's checks, run on the drafted file with the draft: it must pass."""
     with contract.use(c):
-        result = validate.check(rawdata.read_raw(path), rows=(max(1, rows // 2), rows * 10))
+        result = validation.check(rawdata.read_raw(path), rows=(max(1, rows // 2), rows * 10))
     if not result.passed:
         lines = "; ".join(f.line() for f in result.errors[:3])
         raise RatchetError(f"{path}: the drafted contract does not fit the file ({lines})")

@@ -15,10 +15,10 @@ from pathlib import Path
 from ratchet.core import io, params
 from ratchet.core.errors import RatchetError
 from ratchet.core.params import MonitorParams
-from ratchet.dataset import contract, features, schema
+from ratchet.dataset import contract, features, schema, validation
 from ratchet.dataset.rawdata import read_raw
 from ratchet.monitoring import monitor
-from ratchet.pipeline import model, validate
+from ratchet.pipeline import model
 from ratchet.registry import loading, tags
 
 TRAIN_FEATURES = "data/features/train.parquet"
@@ -28,11 +28,11 @@ def load_batch(path: str | os.PathLike) -> monitor.Batch:
     """Read, validate (column checks) and featurize a raw batch; labels are optional."""
     raw = read_raw(path)
     labelled = schema.TARGET in raw.columns
-    result = validate.check(raw, require_target=labelled, expectations=False)
+    result = validation.check(raw, require_target=labelled, expectations=False)
     if not result.passed:
         raise RatchetError(
             f"{path}: the batch fails validation, a data problem rather than drift:\n"
-            f"{validate.summary(result)}"
+            f"{validation.summary(result)}"
         )
     table = result.table
     labels = table[schema.TARGET].reset_index(drop=True) if labelled else None

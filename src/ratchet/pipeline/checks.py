@@ -7,7 +7,7 @@ import argparse
 from ratchet.core import params
 from ratchet.core.params import ValidateParams
 from ratchet.dataset import schema
-from ratchet.pipeline.validate import always_error, check_policy
+from ratchet.dataset.validation import always_error, check_policy
 
 
 def rows(p: ValidateParams) -> list[tuple[str, str, str, str]]:

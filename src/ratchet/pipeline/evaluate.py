@@ -7,7 +7,6 @@ import os
 
 import numpy as np
 import pandas as pd
-from sklearn import metrics as skm
 from sklearn.inspection import permutation_importance
 from sklearn.pipeline import Pipeline
 
@@ -18,27 +17,12 @@ from ratchet.dataset import schema
 from ratchet.dataset.features import feature_columns
 from ratchet.pipeline import model
 from ratchet.pipeline.live import stage_live
+from ratchet.pipeline.metrics import classification_metrics
 
 
 def scores(pipeline: Pipeline, table: pd.DataFrame) -> np.ndarray:
     numeric, categorical = feature_columns(table)
     return pipeline.predict_proba(table[numeric + categorical])[:, 1]
-
-
-def classification_metrics(y: np.ndarray, proba: np.ndarray, threshold: float) -> dict[str, float]:
-    """Held-out metrics, rounded so the committed JSON does not churn in the last digits."""
-    predicted = (proba >= threshold).astype(int)
-    values = {
-        "roc_auc": skm.roc_auc_score(y, proba),
-        "pr_auc": skm.average_precision_score(y, proba),
-        "f1": skm.f1_score(y, predicted, zero_division=0),
-        "precision": skm.precision_score(y, predicted, zero_division=0),
-        "recall": skm.recall_score(y, predicted, zero_division=0),
-        "accuracy": skm.accuracy_score(y, predicted),
-        "log_loss": skm.log_loss(y, proba, labels=[0, 1]),
-        "brier": skm.brier_score_loss(y, proba),
-    }
-    return {k: round(float(v), 6) for k, v in values.items()}
 
 
 def importance_sample(table: pd.DataFrame, rows: int, seed: int) -> pd.DataFrame:

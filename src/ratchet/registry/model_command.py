@@ -271,8 +271,8 @@ def smoke(args: argparse.Namespace) -> int:
     """Load a version the way serving will, and score rows of its own held-out split."""
     import numpy as np
 
-    from ratchet.dataset import contract
-    from ratchet.pipeline import model, predict, validate
+    from ratchet.dataset import contract, validation
+    from ratchet.pipeline import model, predict
 
     root = tags.toplevel(".")
     pipeline, ref = loading.load_with_ref(
@@ -287,7 +287,7 @@ def smoke(args: argparse.Namespace) -> int:
             raise RatchetError(f"{TEST_SPLIT} at {ref.commit[:12]}: no column(s) {missing}")
         picked = split[c.inputs].sample(n=min(args.rows, len(split)), random_state=args.seed)
         rows = picked.reset_index(drop=True)
-        checked = validate.check(rows, require_target=False, expectations=False)
+        checked = validation.check(rows, require_target=False, expectations=False)
         if not checked.passed:
             raise RatchetError(f"smoke rows failed validation: {checked.errors[0].line()}")
         scores = predict.scores(pipeline, checked.table)

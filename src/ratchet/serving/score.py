@@ -20,9 +20,9 @@ import pyarrow.parquet as pq
 from ratchet.core import io, params
 from ratchet.core.errors import RatchetError
 from ratchet.core.params import EvaluateParams
-from ratchet.dataset import contract, schema
+from ratchet.dataset import contract, schema, validation
 from ratchet.dataset.rawdata import ARROW_TEXT, check_file, csv_options
-from ratchet.pipeline import model, predict, validate
+from ratchet.pipeline import model, predict
 from ratchet.registry import loading
 
 
@@ -56,20 +56,20 @@ def prepare_chunk(chunk: pd.DataFrame, first_row: int) -> tuple[pd.DataFrame, pd
     A table-level problem (a missing column) has no row to set aside and stops the run.
     """
     labelled = schema.TARGET in chunk.columns
-    result = validate.check(chunk, require_target=labelled, expectations=False)
+    result = validation.check(chunk, require_target=labelled, expectations=False)
     rejected = pd.DataFrame(columns=["row", "column", "check", "value"])
     if not result.passed:
         cases = result.failure_cases
         if cases["row"].isna().any():
-            raise RatchetError(validate.summary(result).strip())
+            raise RatchetError(validation.summary(result).strip())
         bad = sorted(set(int(r) - 1 for r in cases["row"]))
         rejected = cases.assign(row=cases["row"].astype(int) + first_row)[
             ["row", "column", "check", "value"]
         ]
         kept = chunk.drop(index=chunk.index[bad])
-        result = validate.check(kept, require_target=labelled, expectations=False)
+        result = validation.check(kept, require_target=labelled, expectations=False)
         if not result.passed:
-            raise RatchetError(validate.summary(result).strip())
+            raise RatchetError(validation.summary(result).strip())
     return result.table, rejected
 
 

@@ -22,7 +22,7 @@ from ratchet.core.errors import RatchetError
 from ratchet.core.params import EvaluateParams, GateParams, ShadowParams
 from ratchet.dataset import contract, schema
 from ratchet.pipeline import model, predict
-from ratchet.pipeline.evaluate import classification_metrics
+from ratchet.pipeline.metrics import classification_metrics
 from ratchet.registry import events, loading
 from ratchet.serving import score
 
