@@ -100,6 +100,14 @@ def test_yes_no_labels_are_rejected_with_a_hint(raw):
     assert "map them first (e.g. Yes -> 1, No -> 0)" in failure.line()
 
 
+def test_any_word_label_gets_the_hint_and_a_wrong_number_does_not(raw):
+    words = raw.assign(**{schema.TARGET: raw[schema.TARGET].map({0: "stayed", 1: "left"})})
+    (failure,) = [f for f in check(words).errors if f.column == schema.TARGET][:1]
+    assert "'labels' in the dataset contract" in failure.line()
+    (failure,) = [f for f in check(raw.assign(**{schema.TARGET: 2})).errors][:1]
+    assert "map them" not in failure.line()
+
+
 def test_single_class_label_breaks_the_label_rate(raw):
     result = check(raw.assign(**{schema.TARGET: 0}))
     (failure,) = [f for f in result.errors if f.key == "churned.label_rate"]

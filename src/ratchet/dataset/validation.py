@@ -33,9 +33,6 @@ def always_error() -> frozenset[str]:
     return frozenset({f"{schema.TARGET}.isin", f"{schema.TARGET}.not_nullable"})
 
 
-_LABEL_WORDS = {"yes", "no", "true", "false", "y", "n", "churned", "active"}
-
-
 @dataclass(frozen=True)
 class Failure:
     """One check that failed, with how many rows and a few examples."""
@@ -78,11 +75,22 @@ class Failure:
         }
 
 
+def _is_number(value: Any) -> bool:
+    try:
+        float(str(value))
+    except ValueError:
+        return False
+    return True
+
+
 def _hint(f: Failure) -> str:
-    if f.column == schema.TARGET and any(
-        str(e["value"]).strip().lower() in _LABEL_WORDS for e in f.examples
-    ):
-        return "; labels must be 0/1: map them first (e.g. Yes -> 1, No -> 0)"
+    """Labels given as words (Yes/No, true/false, ...) need the contract's mapping."""
+    words = [e["value"] for e in f.examples if str(e["value"]).strip()]
+    if f.column == schema.TARGET and any(not _is_number(w) for w in words):
+        return (
+            "; labels must be 0/1: map them first (e.g. Yes -> 1, No -> 0) with 'labels' "
+            "in the dataset contract"
+        )
     return ""
 
 
