@@ -22,7 +22,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from conftest import BIN, EXAMPLE, ROOT, project_files, ratchet, registered_repo, run
-from ratchet import api, model, predict, sample, schema, serve, validate
+from ratchet import api, contract, model, predict, sample, schema, serve, validate
 from ratchet.cli import build_parser, main
 from ratchet.params import ServeParams, parse_section, read_yaml
 
@@ -396,6 +396,36 @@ def test_json_schema_integers_and_labels_are_accepted(client, rows):
     row = records(rows.head(1))[0]
     row["age"], row[schema.TARGET] = 42.0, 1.0  # JSON Schema: 42.0 is an integer
     assert client.post("/predict", json=row).status_code == 200
+
+
+TEXT_LABELS = {
+    "name": "tumours", "task": "binary", "target": "diagnosis", "id": "ref",
+    "labels": {"malignant": 1, "benign": 0},
+    "columns": {
+        "ref": {"type": "text", "role": "id"},
+        "radius": {"type": "float", "min": 0, "max": 40},
+        "diagnosis": {"type": "category", "role": "target", "categories": ["malignant", "benign"]},
+    },
+}  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("label", "accepted"),
+    [("malignant", True), ("benign", True), (1, True), (0, True), (None, True),
+     ("Malignant", False), ("1", False), (2, False), (True, False)],
+)  # fmt: skip
+def test_a_record_may_carry_the_label_as_the_data_writes_it(label, accepted):
+    row = {"ref": "T-1", "radius": 14.2, "diagnosis": label}
+    with contract.use(contract.parse(TEXT_LABELS)):
+        if isinstance(label, str) and not label.isdigit():  # text: as `ratchet score` reads it
+            frame = pd.DataFrame([row]).astype({"ref": schema.TEXT, "diagnosis": schema.TEXT})
+            assert validate.check(frame, expectations=False).passed == accepted
+        try:
+            api.record_model()(**row)
+            service_ok = True
+        except Exception:
+            service_ok = False
+    assert service_ok == accepted, f"diagnosis={label!r}"
 
 
 def test_published_patterns_are_ascii_and_the_check_follows_them(client):

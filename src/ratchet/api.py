@@ -167,6 +167,11 @@ def _field(name: str, column) -> tuple[Any, Any]:
         kind: Any = Literal[tuple(allowed)]
         if all(isinstance(v, int) and not isinstance(v, bool) for v in allowed):
             kind = Annotated[kind, _INT_ONLY]  # a label 1, never true or "1"
+        raw_labels = contract.current().spec.labels if name == schema.TARGET else None
+        if raw_labels:
+            # The label as the data writes it ("malignant"), as `ratchet score` reads it,
+            # or already mapped to its class number.
+            kind = Literal[tuple(raw_labels)] | kind
     elif dtype == pd.Int64Dtype():
         kind = Annotated[int, Field(**limits), _INT_ONLY]
     elif dtype == "float64":
