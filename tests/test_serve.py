@@ -428,6 +428,30 @@ def test_a_record_may_carry_the_label_as_the_data_writes_it(label, accepted):
     assert service_ok == accepted, f"diagnosis={label!r}"
 
 
+class HalfPipeline:
+    """Stands in for a model: every row scores 0.5."""
+
+    def predict_proba(self, feats: pd.DataFrame) -> np.ndarray:
+        return np.full((len(feats), 2), 0.5)
+
+
+def test_an_integer_id_comes_back_as_the_text_the_response_model_declares():
+    document = {
+        **TEXT_LABELS,
+        "columns": {**TEXT_LABELS["columns"], "ref": {"type": "integer", "role": "id"}},
+    }
+    with contract.use(contract.parse(document)):
+        app = api.create_app(api.Model(HalfPipeline(), "m", "v1"), threshold=0.5, max_batch=10)
+        with TestClient(app) as c:
+            response = c.post(
+                "/predict", json=[{"ref": 842302, "radius": 14.2}, {"ref": 7, "radius": 9.0}]
+            )
+            declared = c.get("/openapi.json").json()["components"]["schemas"]["Prediction"]
+    assert response.status_code == 200, response.text
+    assert [p["ref"] for p in response.json()["predictions"]] == ["842302", "7"]
+    assert declared["properties"]["ref"]["type"] == "string"
+
+
 def test_published_patterns_are_ascii_and_the_check_follows_them(client):
     spec = client.get("/openapi.json").json()
     pattern = spec["components"]["schemas"]["Record"]["properties"][schema.ID]["pattern"]

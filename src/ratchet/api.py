@@ -557,7 +557,10 @@ def create_app(
             return _json({"detail": exc.errors}, 422)
         scores = predict.model_scores(current.pipeline, feats)
         labels = predict.labels(scores, threshold)
-        ids = rows[key].tolist() if key in rows.columns else list(range(1, len(rows) + 1))
+        # The id as text, whatever its type: as the response model and `ratchet score` say.
+        ids = (
+            rows[key].astype(str).tolist() if key in rows.columns else list(range(1, len(rows) + 1))
+        )
         predictions = [
             {key: i, "score": s, "label": y}
             for i, s, y in zip(ids, scores.tolist(), labels.tolist(), strict=True)
