@@ -155,3 +155,16 @@ def test_verdict_names_each_failure_with_its_values():
     )
     first = comparison(base_metrics=None, checks=check_all({"a": AUC}, None, {"a": 0.7}, "m"))
     assert report.verdict(first) == "### ❌ Gate fails: a 0.7000: below the floor 0.8000"
+
+
+@pytest.mark.parametrize(
+    ("base", "current", "line"),
+    [
+        ({"rows": 2_000, "label_rate": 0.179}, {"rows": 500}, "| rows | 2,000 | 500 | -1,500 |"),
+        ({"rows": 500}, {"rows": 569}, "| rows | 500 | 569 | +69 |"),
+        (None, {"rows": 80}, "| rows | — | 80 | — |"),
+    ],
+)
+def test_data_rows_are_counts_whatever_the_size(base, current, line):
+    shown = report.data_section(report.Extras(base_data=base, current_data=current))
+    assert line in shown

@@ -24,7 +24,7 @@ from fastapi.testclient import TestClient
 from conftest import BIN, EXAMPLE, ROOT, project_files, ratchet, registered_repo, run
 from ratchet.cli import build_parser, main
 from ratchet.core.params import ServeParams, parse_section, read_yaml
-from ratchet.dataset import sample, schema, validation
+from ratchet.dataset import contract, sample, schema, validation
 from ratchet.pipeline import model, predict
 from ratchet.serving import api, serve
 
@@ -398,6 +398,60 @@ def test_json_schema_integers_and_labels_are_accepted(client, rows):
     row = records(rows.head(1))[0]
     row["age"], row[schema.TARGET] = 42.0, 1.0  # JSON Schema: 42.0 is an integer
     assert client.post("/predict", json=row).status_code == 200
+
+
+TEXT_LABELS = {
+    "name": "tumours", "task": "binary", "target": "diagnosis", "id": "ref",
+    "labels": {"malignant": 1, "benign": 0},
+    "columns": {
+        "ref": {"type": "text", "role": "id"},
+        "radius": {"type": "float", "min": 0, "max": 40},
+        "diagnosis": {"type": "category", "role": "target", "categories": ["malignant", "benign"]},
+    },
+}  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("label", "accepted"),
+    [("malignant", True), ("benign", True), (1, True), (0, True), (None, True),
+     ("Malignant", False), ("1", False), (2, False), (True, False)],
+)  # fmt: skip
+def test_a_record_may_carry_the_label_as_the_data_writes_it(label, accepted):
+    row = {"ref": "T-1", "radius": 14.2, "diagnosis": label}
+    with contract.use(contract.parse(TEXT_LABELS)):
+        if isinstance(label, str) and not label.isdigit():  # text: as `ratchet score` reads it
+            frame = pd.DataFrame([row]).astype({"ref": schema.TEXT, "diagnosis": schema.TEXT})
+            assert validation.check(frame, expectations=False).passed == accepted
+        try:
+            api.record_model()(**row)
+            service_ok = True
+        except Exception:
+            service_ok = False
+    assert service_ok == accepted, f"diagnosis={label!r}"
+
+
+class HalfPipeline:
+    """Stands in for a model: every row scores 0.5."""
+
+    def predict_proba(self, feats: pd.DataFrame) -> np.ndarray:
+        return np.full((len(feats), 2), 0.5)
+
+
+def test_an_integer_id_comes_back_as_the_text_the_response_model_declares():
+    document = {
+        **TEXT_LABELS,
+        "columns": {**TEXT_LABELS["columns"], "ref": {"type": "integer", "role": "id"}},
+    }
+    with contract.use(contract.parse(document)):
+        app = api.create_app(api.Model(HalfPipeline(), "m", "v1"), threshold=0.5, max_batch=10)
+        with TestClient(app) as c:
+            response = c.post(
+                "/predict", json=[{"ref": 842302, "radius": 14.2}, {"ref": 7, "radius": 9.0}]
+            )
+            declared = c.get("/openapi.json").json()["components"]["schemas"]["Prediction"]
+    assert response.status_code == 200, response.text
+    assert [p["ref"] for p in response.json()["predictions"]] == ["842302", "7"]
+    assert declared["properties"]["ref"]["type"] == "string"
 
 
 def test_published_patterns_are_ascii_and_the_check_follows_them(client):

@@ -149,6 +149,10 @@ def params_section(cmp: Comparison) -> list[str]:
     return rows
 
 
+def _count(value: float | None) -> str:
+    return "—" if value is None else f"{int(value):,}"
+
+
 def data_section(extras: Extras) -> list[str]:
     if extras.current_data is None and extras.base_data is None:
         return ["No data metrics."]
@@ -157,8 +161,11 @@ def data_section(extras: Extras) -> list[str]:
     for key, label in DATA_KEYS:
         b, c = number(base.get(key)), number(current.get(key))
         delta = None if b is None or c is None else c - b
-        shown = fmt_delta(delta) if key != "rows" or delta is None else f"{int(delta):+,}"
-        rows.append(f"| {label} | {fmt(b)} | {fmt(c)} | {shown} |")
+        if key == "rows":  # a count: 500 rows, not 500.0000
+            shown = "—" if delta is None else f"{int(delta):+,}"
+            rows.append(f"| {label} | {_count(b)} | {_count(c)} | {shown} |")
+        else:
+            rows.append(f"| {label} | {fmt(b)} | {fmt(c)} | {fmt_delta(delta)} |")
     return rows
 
 

@@ -169,6 +169,11 @@ def _field(name: str, column) -> tuple[Any, Any]:
         kind: Any = Literal[tuple(allowed)]
         if all(isinstance(v, int) and not isinstance(v, bool) for v in allowed):
             kind = Annotated[kind, _INT_ONLY]  # a label 1, never true or "1"
+        raw_labels = contract.current().spec.labels if name == schema.TARGET else None
+        if raw_labels:
+            # The label as the data writes it ("malignant"), as `ratchet score` reads it,
+            # or already mapped to its class number.
+            kind = Literal[tuple(raw_labels)] | kind
     elif dtype == pd.Int64Dtype():
         kind = Annotated[int, Field(**limits), _INT_ONLY]
     elif dtype == "float64":
@@ -554,7 +559,10 @@ def create_app(
             return _json({"detail": exc.errors}, 422)
         scores = predict.model_scores(current.pipeline, feats)
         labels = predict.labels(scores, threshold)
-        ids = rows[key].tolist() if key in rows.columns else list(range(1, len(rows) + 1))
+        # The id as text, whatever its type: as the response model and `ratchet score` say.
+        ids = (
+            rows[key].astype(str).tolist() if key in rows.columns else list(range(1, len(rows) + 1))
+        )
         predictions = [
             {key: i, "score": s, "label": y}
             for i, s, y in zip(ids, scores.tolist(), labels.tolist(), strict=True)
