@@ -93,11 +93,10 @@ BASELINE ?= prod
 INPUT ?=
 SUMMARY ?=
 export BASELINE INPUT SUMMARY
-model-shadow: setup ## Compare VERSION with BASELINE (default prod) on INPUT (default: fresh sample rows); SUMMARY=FILE appends the report
+model-shadow: setup ## Compare VERSION with BASELINE (default prod) on INPUT (default: VERSION's held-out rows); SUMMARY=FILE appends the report
 	@mkdir -p $(SHADOW_DIR)
-	if [ -z "$${INPUT}" ]; then ratchet sample --rows 5000 --seed $$(date +%s) --output $(SHADOW_DIR)/batch.parquet; fi
-	ratchet shadow --candidate "$${VERSION}" --baseline "$${BASELINE}" \
-		--input "$${INPUT:-$(SHADOW_DIR)/batch.parquet}" \
+	input=(); if [ -n "$${INPUT}" ]; then input=(--input "$${INPUT}"); fi; \
+	ratchet shadow --candidate "$${VERSION}" --baseline "$${BASELINE}" "$${input[@]}" \
 		--output $(SHADOW_DIR)/shadow.md --json $(SHADOW_DIR)/shadow.json
 	if [ -n "$${SUMMARY}" ]; then cat $(SHADOW_DIR)/shadow.md >> "$${SUMMARY}"; fi
 
@@ -129,10 +128,13 @@ image-push: ## Log in to IMAGE's registry with GH_TOKEN and push IMAGE:VERSION a
 
 # Monitoring and retraining (see README "Monitoring and retraining").
 DRIFT_DIR := reports/drift
-monitor-batch: setup ## Demo: write a sample batch to params monitor.current (DRIFT=1: shifted)
+monitor-batch: setup ## The batch at params monitor.current; a project with the sample stage writes a demo one (DRIFT=1: shifted)
 	@set -e; current=$$(python -c 'import yaml; print(yaml.safe_load(open("params.yaml"))["monitor"]["current"])'); \
-	drift=(); if [ "$${DRIFT:-}" = 1 ]; then drift=(--drift); fi; \
-	set -x; ratchet sample --rows 5000 --seed "$${SEED:-7}" "$${drift[@]}" --output "$$current"
+	if dvc stage list --name-only 2>/dev/null | grep -qx sample; then \
+		drift=(); if [ "$${DRIFT:-}" = 1 ]; then drift=(--drift); fi; \
+		set -x; ratchet sample --rows 5000 --seed "$${SEED:-7}" "$${drift[@]}" --output "$$current"; \
+	elif [ -f "$$current" ]; then echo "monitor-batch: checking $$current (params monitor.current)"; \
+	else echo "monitor-batch: $$current not found: point params monitor.current at a batch of your data" >&2; exit 2; fi
 
 drift: setup ## Drift report of params monitor.current vs the prod model's training data (fails on drift)
 	ratchet drift --stage "$${STAGE:-prod}" --output-dir $(DRIFT_DIR) --summary-md $(DRIFT_DIR)/summary.md

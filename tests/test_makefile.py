@@ -7,8 +7,9 @@ import shutil
 from pathlib import Path
 
 import pytest
+import yaml
 
-from conftest import ROOT, run
+from conftest import EXAMPLE, ROOT, run
 
 # Each part would run a command if pasted into a recipe: backticks and $(...) in the
 # shell, $(shell ...) in make itself (also when make exports a command-line variable).
@@ -65,8 +66,10 @@ def test_recipes_read_user_values_from_the_environment(tmp_path, target, name, h
 def makefile_copy(dest: Path) -> Path:
     """A git repository with this Makefile and the project's environment (linked)."""
     dest.mkdir()
-    for name in ("Makefile", "pyproject.toml", "uv.lock", "params.yaml", "dvc.yaml"):
+    for name in ("Makefile", "pyproject.toml", "uv.lock"):
         shutil.copy2(ROOT / name, dest / name)  # mtimes kept: `make setup` is up to date
+    for name in ("params.yaml", "dvc.yaml"):
+        shutil.copy2(EXAMPLE / name, dest / name)
     for name in (".venv", ".uv"):
         if (ROOT / name).exists():
             os.symlink(ROOT / name, dest / name)
@@ -142,3 +145,25 @@ def test_retrain_pr_needs_a_retrain_branch_and_the_gate_verdict(results_repo):
     for gate in ("", "maybe"):
         no_verdict = make(repo, "retrain-pr", env={"GATE": gate})
         assert no_verdict.returncode != 0 and "GATE" in no_verdict.stderr
+
+
+def test_monitor_batch_writes_a_demo_batch_only_where_the_sample_stage_runs(tmp_path):
+    repo = makefile_copy(tmp_path / "repo")
+    run(["dvc", "init", "-q"], repo)
+    batch = repo / "data" / "monitor" / "current.csv"  # params monitor.current
+    demo = make(repo, "monitor-batch", "SEED=3")
+    assert demo.returncode == 0, demo.stderr
+    assert batch.is_file() and len(batch.read_text().splitlines()) == 5_001
+
+    # A project on its own data (no sample stage): its batch is used, never overwritten.
+    dvc_yaml = yaml.safe_load((repo / "dvc.yaml").read_text())
+    del dvc_yaml["stages"]["sample"]
+    (repo / "dvc.yaml").write_text(yaml.safe_dump(dvc_yaml, sort_keys=False))
+    batch.write_text("their,own\n1,2\n")
+    kept = make(repo, "monitor-batch")
+    assert kept.returncode == 0 and "checking data/monitor/current.csv" in kept.stdout
+    assert batch.read_text() == "their,own\n1,2\n"
+    batch.unlink()
+    missing = make(repo, "monitor-batch")
+    assert missing.returncode == 2
+    assert "current.csv not found: point params monitor.current at a batch" in missing.stderr

@@ -215,3 +215,18 @@ def test_shadow_compares_a_candidate_version_with_the_prod_stage(repo, tmp_path)
     assert result["candidate"]["version"] == other and result["rows"] == 600
     assert report.startswith(f"## Shadow comparison: {other} vs {prod.version}")
     assert result["scores"]["max_abs_change"] > 0 and result["metrics"] is not None
+
+
+def test_shadow_without_a_batch_uses_the_candidates_held_out_rows(repo, tmp_path):
+    prod = resolve(repo, stage="prod")
+    other = "v1.1.0" if prod.version == "v1.0.0" else "v1.0.0"
+    report = ratchet(repo, "shadow", "--candidate", other,
+                     "--json", str(tmp_path / "shadow.json")).stdout  # fmt: skip
+    result = json.loads((tmp_path / "shadow.json").read_text())
+    # 2,000 sample rows, 20 % held out: the candidate's own test split, labels included.
+    assert result["rows"] == 400 and result["metrics"] is not None
+    assert result["input"].startswith("data/features/test.parquet at ")
+    assert f"held-out rows of {other}" in report
+    missing = ratchet(repo, "shadow", "--candidate", "models/model.skops", check=False)
+    assert missing.returncode == 2
+    assert "--input is required when the candidate is a model file" in missing.stderr

@@ -21,8 +21,6 @@ from ratchet.monitoring import monitor
 from ratchet.pipeline import model
 from ratchet.registry import loading, tags
 
-TRAIN_FEATURES = "data/features/train.parquet"
-
 
 def load_batch(path: str | os.PathLike) -> monitor.Batch:
     """Read, validate (column checks) and featurize a raw batch; labels are optional."""
@@ -41,7 +39,7 @@ def load_batch(path: str | os.PathLike) -> monitor.Batch:
 
 def reference_at(ref: loading.ModelRef, repo: Path) -> monitor.Batch:
     """The training split of the version's commit, read through DVC."""
-    train = loading.table_at(repo, ref, TRAIN_FEATURES)
+    train = loading.table_at(repo, ref, loading.TRAIN_SPLIT)
     labels = train.get(schema.TARGET)
     return monitor.Batch(
         train.drop(columns=[c for c in (schema.ID, schema.TARGET) if c], errors="ignore"),

@@ -104,6 +104,20 @@ def load_with_ref(
     return model.from_bytes(data, f"{ref.name} {ref.version}"), ref
 
 
+# The feature splits the pipeline writes: rows the model trained on, and held-out rows.
+TRAIN_SPLIT = "data/features/train.parquet"
+TEST_SPLIT = "data/features/test.parquet"
+
+
+def held_out_rows(repo: str | os.PathLike, ref: ModelRef, columns: list[str]):
+    """`columns` of the version's held-out split: raw rows no model of that commit saw."""
+    split = table_at(repo, ref, TEST_SPLIT)
+    missing = [c for c in columns if c not in split.columns]
+    if missing:
+        raise RatchetError(f"{TEST_SPLIT} at {ref.commit[:12]}: no column(s) {missing}")
+    return split[columns]
+
+
 def table_at(repo: str | os.PathLike, ref: ModelRef, path: str):
     """A Parquet table the pipeline wrote (e.g. a split), at the version's commit, via DVC."""
     import io

@@ -20,8 +20,6 @@ from ratchet.core.params import GateParams, RegistryParams
 from ratchet.registry import artifact, events, loading, modelcard, tags
 from ratchet.review import rules
 
-TEST_SPLIT = "data/features/test.parquet"  # the evaluate stage's input: rows no model saw
-
 
 class Context:
     """The repository, its registry config, and the artifact's events, read once."""
@@ -281,11 +279,8 @@ def smoke(args: argparse.Namespace) -> int:
     # The rows a request would carry (id and raw features, as the model's contract says),
     # checked the way the service checks them: any dataset, no sample generator.
     with contract.use(model.contract_for(pipeline)) as c:
-        split = loading.table_at(root, ref, TEST_SPLIT)
-        missing = [col for col in c.inputs if col not in split.columns]
-        if missing:
-            raise RatchetError(f"{TEST_SPLIT} at {ref.commit[:12]}: no column(s) {missing}")
-        picked = split[c.inputs].sample(n=min(args.rows, len(split)), random_state=args.seed)
+        split = loading.held_out_rows(root, ref, c.inputs)
+        picked = split.sample(n=min(args.rows, len(split)), random_state=args.seed)
         rows = picked.reset_index(drop=True)
         checked = validation.check(rows, require_target=False, expectations=False)
         if not checked.passed:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -218,14 +219,24 @@ def _pct(x: float) -> str:
 # --- I/O shell -----------------------------------------------------------------------------
 
 
-def load(spec: str, repo: Path) -> tuple[object, Side]:
+def load(spec: str, repo: Path) -> tuple[object, Side, loading.ModelRef | None]:
     """A model named by a version (v1.2.0), a registry stage (prod) or a .skops file."""
     if spec.endswith(".skops"):
         pipeline, _ = loading.load_file_or_registered(spec, None, None)
-        return pipeline, Side(spec, loading.file_version(spec))
+        return pipeline, Side(spec, loading.file_version(spec)), None
     version = spec if events.VERSION_RE.match(spec) else None
     pipeline, ref = loading.load_file_or_registered(None, version, spec, repo)
-    return pipeline, Side(spec, ref.version, ref.commit)
+    return pipeline, Side(spec, ref.version, ref.commit), ref
+
+
+def held_out_batch(repo: Path, ref: loading.ModelRef | None, c, folder: Path) -> Path:
+    """The candidate version's held-out rows (inputs and label) as a batch file."""
+    if ref is None:
+        raise RatchetError("--input is required when the candidate is a model file")
+    rows = loading.held_out_rows(repo, ref, [*c.inputs, c.target])
+    path = folder / "held-out.parquet"
+    rows.reset_index(drop=True).to_parquet(path, index=False)
+    return path
 
 
 def score_both(path: str, baseline, candidate, chunk_rows: int) -> tuple[np.ndarray, ...]:
@@ -262,7 +273,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--baseline", default="prod", help="version, stage or .skops file (default: %(default)s)"
     )
-    parser.add_argument("--input", required=True, help="the batch: .csv or .parquet")
+    parser.add_argument(
+        "--input",
+        help="the batch: .csv or .parquet (default: the candidate version's held-out rows)",
+    )
     parser.add_argument("--output", help="write the Markdown report here (default: stdout)")
     parser.add_argument("--json", dest="json_out", help="also write the comparison as JSON")
     parser.add_argument("--top", type=int, help="disagreements to list (params: shadow.top)")
@@ -287,8 +301,8 @@ def command(args: argparse.Namespace) -> int:
     threshold = params.section("evaluate", EvaluateParams, args.params).threshold
     gate = params.section("gate", GateParams, args.params)
     repo = Path.cwd()
-    base_model, base = load(args.baseline, repo)
-    cand_model, cand = load(args.candidate, repo)
+    base_model, base, _ = load(args.baseline, repo)
+    cand_model, cand, cand_ref = load(args.candidate, repo)
     # Each model builds its features by its own contract; the batch is read and checked by
     # the candidate's, which must describe the same dataset as the baseline's.
     cand_contract, base_contract = model.contract_for(cand_model), model.contract_for(base_model)
@@ -298,11 +312,16 @@ def command(args: argparse.Namespace) -> int:
             f"({cand_contract.name}: {', '.join(cand_contract.inputs)}; {base_contract.name}: "
             f"{', '.join(base_contract.inputs)}): shadow compares models of one dataset"
         )
-    with contract.use(cand_contract):
-        ids, b, c, y = score_both(args.input, base_model, cand_model, args.chunk_rows)
+    with contract.use(cand_contract), tempfile.TemporaryDirectory() as scratch:
+        batch = args.input or held_out_batch(repo, cand_ref, cand_contract, Path(scratch))
+        ids, b, c, y = score_both(str(batch), base_model, cand_model, args.chunk_rows)
+    source = (
+        args.input
+        or f"{loading.TEST_SPLIT} at {cand.commit[:12]} (held-out rows of {cand.version})"
+    )
     result = compare(ids, b, c, threshold, y, top)
-    result.update(baseline=vars(base), candidate=vars(cand), input=str(args.input))
-    report = markdown(result, base, cand, str(args.input), gate, floor)
+    result.update(baseline=vars(base), candidate=vars(cand), input=str(source))
+    report = markdown(result, base, cand, str(source), gate, floor)
     if args.output:
         io.write_text(args.output, report)
         print(f"shadow report -> {args.output}", file=sys.stderr)
