@@ -68,10 +68,12 @@ def test_the_fixture_contract_resolves_roles_and_features():
     assert "loans" in c.text and yaml.safe_load(c.text)["target"] == "defaulted"
     # The API docs' example: what the rules allow, where no column needs a pattern's value.
     assert c.example_record() is None  # loan_ref must match ^L[0-9]{4}$ and has no example
-    with_example = contract.parse(fixture(**{"columns__loan_ref__example": "L0001"}))
+    with_example = contract.parse(
+        fixture(**{"columns__loan_ref__example": "L0001", "columns__amount__max": 0.3})
+    )
     assert with_example.example_record() == {
         "loan_ref": "L0001",
-        "amount": 500_000.0,
+        "amount": 0.15,
         "term": 240,
         "grade": "A",
     }

@@ -252,5 +252,7 @@ def test_a_dataset_switch_is_a_new_baseline_not_a_regression(repo):
     assert "new baseline: dataset changed: name 'churn' → 'churn-eu'" in gate.stdout
     assert "regression limits skipped" in gate.stdout
     assert "**New baseline:** dataset changed: name 'churn' → 'churn-eu'" in report
+    # Another dataset's metrics are no base: no value, no delta in the table.
+    assert table_row(report, "roc_auc")[1] == "—" and table_row(report, "roc_auc")[3] == "—"
     # The same metrics under the base's rules, without the switch, fail (see degrade).
     assert ci(repo, "degrade")[0].returncode == 1

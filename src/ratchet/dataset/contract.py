@@ -228,7 +228,8 @@ def _allowed_value(c: ColumnSpec) -> Any:
         low = c.min if c.min is not None else (0 if c.max is None or c.max >= 0 else c.max)
         high = c.max if c.max is not None else low
         middle = (low + high) / 2
-        return int(middle) if c.type == "integer" else float(middle)
+        # Six significant digits: the docs show 0.15, not 0.15000000000000002.
+        return int(middle) if c.type == "integer" else float(f"{middle:.6g}")
     if c.type == "text" and c.pattern is None:
         return "example"
     return None  # datetime, or text that must match a pattern

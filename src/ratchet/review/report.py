@@ -91,6 +91,8 @@ def notices(cmp: Comparison) -> list[str]:
 def metrics_table(cmp: Comparison) -> list[str]:
     gated = {c.metric: c for c in cmp.checks}
     base, current = cmp.base_metrics or {}, cmp.current_metrics or {}
+    if cmp.dataset_switch:
+        base = {}  # another dataset's numbers: no column to compare with, no delta
     others = sorted((set(base) | set(current)) - set(gated))
     names = [*gated, *others]
     rows = [
