@@ -4,6 +4,7 @@ import zipfile
 
 import numpy as np
 import pytest
+import yaml
 
 from ratchet.core.errors import RatchetError
 from ratchet.core.params import FeaturizeParams, TrainParams, parse_section
@@ -81,3 +82,21 @@ def test_garbage_and_missing_model_files(tmp_path):
         model.load(path)
     with pytest.raises(RatchetError, match="model file not found"):
         model.load(tmp_path / "absent.skops")
+
+
+def test_a_model_without_a_contract_is_scored_only_where_the_columns_fit(model_file, validated):
+    from ratchet.dataset import contract
+    from ratchet.pipeline import predict
+
+    pipeline = model.load(model_file)
+    assert model.contract_of(pipeline) is not None  # train stores the contract it read
+    delattr(pipeline, model.CONTRACT_ATTRIBUTE)  # as a model file from before contracts
+    rows = validated.head(5)
+    assert len(predict.scores(pipeline, rows)) == 5  # the project's contract fits it
+    c = contract.current()
+    document = yaml.safe_load(c.text)
+    document["features"] = {"other_feature": f"{c.raw_features[0]} * 2"}
+    with contract.use(contract.parse(document)), pytest.raises(RatchetError) as err:
+        model.contract_for(pipeline)
+    assert "carries no dataset contract" in str(err.value)
+    assert "contract only: ['other_feature']" in str(err.value)

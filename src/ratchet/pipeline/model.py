@@ -125,8 +125,22 @@ def contract_of(model: Pipeline) -> Contract | None:
 
 
 def contract_for(model: Pipeline) -> Contract:
-    """The model's own contract, else (an older model file) the checkout's."""
-    return contract_of(model) or contract.current()
+    """The model's own contract; for a model file from before contracts, the checkout's,
+    provided it builds the very columns the model was fitted on (else a clear refusal)."""
+    own = contract_of(model)
+    if own is not None:
+        return own
+    c = contract.current()
+    fitted = set(getattr(model, "feature_names_in_", ()))
+    built = {*c.raw_features, *c.engineered}
+    if fitted and fitted != built and not c.spec.hook:
+        missing, extra = sorted(fitted - built), sorted(built - fitted)
+        raise RatchetError(
+            f"the model carries no dataset contract (it was trained before contracts) and "
+            f"{c.path} builds other columns (model only: {missing or 'none'}; contract only: "
+            f"{extra or 'none'}): score it from a checkout of the commit it was trained at"
+        )
+    return c
 
 
 def _normalise(model: Pipeline) -> None:
