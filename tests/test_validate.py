@@ -285,3 +285,11 @@ def test_csv_blanks_and_text_in_numeric_columns(tmp_path, raw):
     path.write_text("\n".join(text) + "\n")
     result = check(read_raw(path))
     assert {"monthly_charges.not_nullable", "age.coerce_dtype"} <= keys(result.errors)
+
+
+@pytest.mark.parametrize("role", ["id", "target"])
+def test_data_without_its_id_or_target_is_one_failure_not_a_traceback(raw, role):
+    column = schema.ID if role == "id" else schema.TARGET
+    result = validation.check(raw.drop(columns=[column]))
+    assert not result.passed
+    assert [f.line() for f in result.errors] == [f"column '{column}': required column is missing"]
