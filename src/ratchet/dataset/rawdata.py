@@ -94,7 +94,8 @@ def csv_options(c: Contract | None = None) -> dict:
 def normalize(df: pd.DataFrame, c: Contract | None = None) -> pd.DataFrame:
     """Cells as the contract reads them: text trimmed, missing tokens as nulls, labels mapped.
 
-    Pure: returns a new frame when something changed (the input is never modified).
+    Pure: returns a new frame when something changed (the input is never modified), and
+    the input itself when nothing did, so a clean million-row table costs a few scans.
     """
     c = c or contract.current()
     missing = list(c.spec.missing)
@@ -105,13 +106,17 @@ def normalize(df: pd.DataFrame, c: Contract | None = None) -> pd.DataFrame:
             continue
         text = values
         if c.spec.trim:
-            text = (
+            trimmed = (
                 text.str.strip()
                 if pd.api.types.is_string_dtype(text)
                 else text.map(lambda v: v.strip() if isinstance(v, str) else v)
             )
+            if not trimmed.equals(text):
+                text = trimmed
         if missing:
-            text = text.mask(text.isin(missing))
+            blank = text.isin(missing)
+            if blank.any():
+                text = text.mask(blank)
         if column == c.target and c.spec.labels:
             mapped = text.map(c.spec.labels)
             text = mapped.where(mapped.notna() | text.isna(), text)
@@ -122,7 +127,12 @@ def normalize(df: pd.DataFrame, c: Contract | None = None) -> pd.DataFrame:
         text = df[c.target].astype("string").str.strip()
         mapped = text.map(c.spec.labels)
         changed[c.target] = mapped.where(mapped.notna() | text.isna(), df[c.target])
-    return df.assign(**changed) if changed else df
+    if not changed:
+        return df
+    out = df.copy(deep=False)  # the unchanged columns are shared, not copied
+    for column, text in changed.items():
+        out[column] = text
+    return out
 
 
 def _explain_one_column(p: Path, header: str) -> None:
