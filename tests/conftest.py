@@ -30,15 +30,12 @@ __all__ = [
 configure_environment()
 
 
-@pytest.fixture(scope="session", autouse=True)
-def example_contract():
-    """The tests' own dataset: the bundled sample's contract, whatever the root's says.
-
-    A fork that points the root at its own data keeps a passing `make test`: in-process
-    code reads this contract, and temporary projects are built from examples/churn.
-    """
-    with contract.use(contract.load(EXAMPLE / CONTRACT_FILE)) as c:
-        yield c
+# The tests' own dataset: the bundled sample's contract, whatever the root's says. A fork
+# that points the root at its own data keeps a passing `make test`: in-process code reads
+# this contract (from collection on: parameter lists read it too), and temporary projects
+# are built from examples/churn. Subprocesses that must read it get EXAMPLE_CONTRACT_ENV.
+EXAMPLE_CONTRACT = contract.activate(contract.load(EXAMPLE / CONTRACT_FILE))
+EXAMPLE_CONTRACT_ENV = {contract.ENV_VAR: str(EXAMPLE / CONTRACT_FILE)}
 
 
 @pytest.fixture(scope="session")

@@ -16,6 +16,7 @@ import sys
 import numpy as np
 import pytest
 
+from conftest import EXAMPLE_CONTRACT_ENV
 from ratchet.core import portable
 
 # Generate a sample, validate it, build its features; print a digest of every byte.
@@ -72,7 +73,7 @@ def test_features_and_sample_are_the_same_bits_whatever_numpy_kernels_run():
     features = dispatched_cpu_features()
     digests = set()
     for disabled in ("", " ".join(features)):
-        env = {**os.environ, "NPY_DISABLE_CPU_FEATURES": disabled}
+        env = {**os.environ, **EXAMPLE_CONTRACT_ENV, "NPY_DISABLE_CPU_FEATURES": disabled}
         out = subprocess.run(
             [sys.executable, "-c", DIGEST], env=env, capture_output=True, text=True, check=True
         )

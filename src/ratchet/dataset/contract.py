@@ -377,6 +377,12 @@ def current() -> Contract:
     return _loaded[key]
 
 
+def activate(c: Contract) -> Contract:
+    """Make `c` the contract in force for the rest of the process (e.g. a test session)."""
+    _active.insert(0, c)  # below any `use` block already open
+    return c
+
+
 @contextlib.contextmanager
 def use(c: Contract) -> Iterator[Contract]:
     """Make `c` the contract in force inside the block (nested blocks stack)."""
