@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import math
 
 import numpy as np
 import pandas as pd
@@ -190,6 +191,10 @@ def test_expressions_cover_the_documented_grammar():
     np.testing.assert_array_equal(run("max(a, b) + min(a, b) * 0"), [1.0, 2.0, 2.0, 3.0])
     np.testing.assert_array_equal(run("clip(b, 1, 2) ** 2"), [1.0, 1.0, 4.0, 4.0])
     np.testing.assert_array_equal(run("isnull(a) + abs(-b) // 2 % 2"), [0.0, 0.0, 2.0, 1.0])
+    # Not finite is missing: a model never sees an infinity.
+    np.testing.assert_array_equal(run("a / b"), [np.nan, 2.0, np.nan, 0.0])
+    np.testing.assert_array_equal(run("log(b)"), [np.nan, 0.0, math.log(2.0), math.log(3.0)])
+    assert np.isnan(run("a * 1e308 * 10")).tolist() == [True, True, True, False]
     for bad in ("a[0]", "lambda: 1", "[a for a in b]", "'x'", "True", "open(a)", "a +"):
         with pytest.raises(RatchetError, match=r"^features\.x: "):
             expressions.parse(bad, set(cols), "features.x")

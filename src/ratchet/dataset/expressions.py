@@ -78,9 +78,13 @@ class Expression:
     columns: tuple[str, ...]
 
     def evaluate(self, columns: Mapping[str, np.ndarray]) -> np.ndarray:
+        """The feature's values; a result that is not finite (an overflow, log(0), x/0) is
+        missing, in training and scoring alike: a model never sees an infinity, and a
+        valid record is never refused for what a formula made of it."""
         with np.errstate(all="ignore"):  # log(0) = -inf, 0/0 = NaN: values, not warnings
-            result = _evaluate(self.tree, columns)
-        return np.asarray(result, dtype="float64")
+            result = np.array(_evaluate(self.tree, columns), dtype="float64")
+        result[~np.isfinite(result)] = np.nan
+        return result
 
 
 def parse(text: str, known: set[str] | frozenset[str], where: str) -> Expression:
