@@ -9,6 +9,7 @@ import numpy as np
 import pandas as pd
 import pytest
 import yaml
+from pydantic import ValidationError
 
 from ratchet.core.errors import RatchetError
 from ratchet.dataset import contract, expressions, rawdata, schema
@@ -198,3 +199,43 @@ def test_expressions_cover_the_documented_grammar():
     for bad in ("a[0]", "lambda: 1", "[a for a in b]", "'x'", "True", "open(a)", "a +"):
         with pytest.raises(RatchetError, match=r"^features\.x: "):
             expressions.parse(bad, set(cols), "features.x")
+
+
+def test_boolean_and_datetime_columns_read_check_and_serve():
+    from ratchet.dataset import validation
+    from ratchet.serving import api
+
+    c = contract.parse(
+        {
+            "name": "visits", "task": "binary", "target": "came_back",
+            "columns": {
+                "member": {"type": "boolean"},
+                "spend": {"type": "float", "min": 0},
+                "visited": {"type": "datetime", "role": "ignore"},
+                "came_back": {"type": "integer", "role": "target"},
+            },
+        }
+    )  # fmt: skip
+    raw = pd.DataFrame({
+        "member": ["true", " No", "YES", "0"], "spend": [1.0, 2.0, 3.0, 4.0],
+        "visited": ["2024-01-01", "2024-02-01", "2024-03-01", "2024-04-01"],
+        "came_back": [0, 1, 0, 1],
+    })  # fmt: skip
+    with contract.use(c):
+        result = validation.check(raw, expectations=False)
+        assert result.passed, [f.line() for f in result.errors]
+        assert result.table["member"].tolist() == [True, False, True, False]
+        assert str(result.table["visited"].dtype) == "datetime64[ns]"
+        assert build_features(result.table).columns.tolist() == ["member", "spend"]
+        assert build_features(result.table)["member"].tolist() == [1.0, 0.0, 1.0, 0.0]
+        bad = validation.check(raw.assign(member=["maybe", "no", "yes", "1"]), expectations=False)
+        assert [f.line() for f in bad.errors] == [
+            "column 'member': coerce_dtype('boolean') failed for 1 row (e.g. row 1: 'maybe')"
+        ]
+        record = api.record_model()
+        ok = record.model_validate(
+            {"member": True, "spend": 2.5, "visited": "2024-05-01T10:00:00Z"}
+        )
+        assert api.table([ok], api.table_dtypes())["member"].tolist() == [True]
+        with pytest.raises(ValidationError):
+            record.model_validate({"member": 1, "spend": 2.5, "visited": "2024-05-01"})

@@ -170,8 +170,6 @@ class Contract:
             c = self.columns[name]
             if c.type == "category":
                 out[name] = (*c.categories, *([c.unknown] if c.unknown is not None else []))
-            elif c.type == "boolean":
-                out[name] = ("false", "true")
         return out
 
     @property

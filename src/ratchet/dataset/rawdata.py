@@ -91,6 +91,12 @@ def csv_options(c: Contract | None = None) -> dict:
     }
 
 
+_TRUTH = {
+    **dict.fromkeys(("true", "t", "yes", "y", "1"), True),
+    **dict.fromkeys(("false", "f", "no", "n", "0"), False),
+}
+
+
 def normalize(df: pd.DataFrame, c: Contract | None = None) -> pd.DataFrame:
     """Cells as the contract reads them: text trimmed, missing tokens as nulls, labels mapped.
 
@@ -120,6 +126,11 @@ def normalize(df: pd.DataFrame, c: Contract | None = None) -> pd.DataFrame:
         if column == c.target and c.spec.labels:
             mapped = text.map(c.spec.labels)
             text = mapped.where(mapped.notna() | text.isna(), text)
+        spec = c.columns.get(column)
+        if spec is not None and spec.type == "boolean":
+            # Text spellings of a truth value; anything else stays and fails the schema.
+            words = text.astype("string").str.lower().map(_TRUTH)
+            text = words.where(words.notna() | text.isna(), text)
         if text is not values:
             changed[column] = text
     if c.spec.labels and c.target in df.columns and c.target not in changed:

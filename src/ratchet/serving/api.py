@@ -15,6 +15,7 @@ pydantic model checks the same rules in microseconds (a test keeps the two in st
 from __future__ import annotations
 
 import asyncio
+import datetime
 import json
 import math
 import os
@@ -33,7 +34,16 @@ import pydantic_core
 from fastapi import FastAPI, Request
 from fastapi.openapi.utils import get_openapi
 from fastapi.responses import JSONResponse, Response
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, TypeAdapter, ValidationError
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    StrictBool,
+    TypeAdapter,
+    ValidationError,
+)
 from pydantic import create_model as _pydantic_model
 from pydantic_core import PydanticCustomError
 from sklearn.pipeline import Pipeline
@@ -157,6 +167,13 @@ def ascii_pattern(column: str, pattern: str) -> str:
     return "".join(out)
 
 
+# Dates arrive as ISO 8601 text; pandas stores them without a time zone.
+AwareOrNaiveDatetime = Annotated[
+    datetime.datetime,
+    AfterValidator(lambda v: v.astimezone(datetime.UTC).replace(tzinfo=None) if v.tzinfo else v),
+]
+
+
 def _field(name: str, column) -> tuple[Any, Any]:
     dtype = column.dtype.type
     limits = _constraints(name, column.checks)
@@ -180,6 +197,10 @@ def _field(name: str, column) -> tuple[Any, Any]:
         kind = Annotated[float, Field(allow_inf_nan=False, **limits), _NUMBER_ONLY]
     elif isinstance(dtype, pd.StringDtype):
         kind = Annotated[str, Field(**limits)]
+    elif dtype == pd.BooleanDtype():
+        kind = StrictBool  # true or false, never 1 or "yes": what the schema says
+    elif str(dtype).startswith("datetime64"):
+        kind = AwareOrNaiveDatetime  # ISO 8601 text, as JSON carries dates
     else:
         raise TypeError(f"schema column {name!r}: dtype {dtype} has no request-body equivalent")
     info = Field(description=column.description)
