@@ -260,6 +260,14 @@ def _flow_map(value: dict[str, Any]):
     return m
 
 
+def _flow_list(value: list[str]):
+    from ruamel.yaml.comments import CommentedSeq
+
+    seq = CommentedSeq(value)
+    seq.fa.set_flow_style()
+    return seq
+
+
 def retask_pipeline(text: str, task: str) -> tuple[str, list[str]]:
     """dvc.yaml with the plots evaluate writes for `task` (binary: left as it is)."""
     if task not in TASK_PLOTS:
@@ -291,8 +299,7 @@ def retask_params(text: str, task: str) -> tuple[str, list[str]]:
         return text, []
     gate["primary"] = primary
     gate["rules"] = {metric: _flow_map(rule) for metric, rule in rules.items()}
-    report["plots"] = TASK_REPORT_PLOTS[task]
-    report.fa.set_block_style()
+    report["plots"] = _flow_list(TASK_REPORT_PLOTS[task])
     notes = [
         f"gate.primary: {primary}; gate.rules: {', '.join(rules)} (the {task} defaults)",
         f"report.plots: {', '.join(TASK_REPORT_PLOTS[task])}",
