@@ -51,7 +51,7 @@ class FeaturizeParams(_Section):
 
 
 class TrainParams(_Section):
-    estimator: Literal["hist_gradient_boosting", "logistic_regression"]
+    estimator: Literal["hist_gradient_boosting", "logistic_regression", "ridge"]
     seed: int
     learning_rate: Annotated[float, Field(gt=0.0, le=1.0)]
     max_iter: Annotated[int, Field(ge=1)]

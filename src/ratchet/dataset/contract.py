@@ -38,9 +38,12 @@ Task = Literal["binary", "multiclass", "regression"]
 ColumnType = Literal["integer", "float", "category", "boolean", "text", "datetime"]
 Role = Literal["feature", "ignore", "id", "target"]
 # Dataset-level checks: measure(column) must lie in [min, max].
-MEASURES = ("mean", "median", "null_share", "unique_share", "label_rate", "min", "max", "std")
+MEASURES = (
+    "mean", "median", "null_share", "unique_share", "label_rate", "min", "max", "std", "distinct",
+)  # fmt: skip
 _QUANTILE = re.compile(r"^p(\d{1,2})$")  # p5, p95: quantiles
-TASKS_BUILT = ("binary",)  # tasks the pipeline trains today
+TASKS_BUILT = ("binary", "multiclass", "regression")  # tasks the pipeline trains today
+MAX_CLASSES = 50  # a multiclass target with more distinct values is probably the wrong column
 
 
 class _Strict(BaseModel):
@@ -112,7 +115,9 @@ class ContractSpec(_Strict):
     task: Task
     target: str
     id: str | None = None
-    labels: dict[str, int] | None = None  # raw label -> class number, e.g. {"Yes": 1, "No": 0}
+    # raw label -> class number, e.g. {"Yes": 1, "No": 0}; multiclass: the sorted class
+    # names numbered 0, 1, 2, ...; regression: none (the target is a number)
+    labels: dict[str, int] | None = None
     missing: list[str] = [""]  # cells read as missing, compared after trimming
     trim: bool = True  # strip spaces around text cells
     columns: Annotated[dict[str, ColumnSpec], Field(min_length=1)]
@@ -194,6 +199,13 @@ class Contract:
         return record
 
     @property
+    def class_names(self) -> tuple[str, ...]:
+        """Classification: each class number's raw label, in class order."""
+        if self.spec.labels:
+            return tuple(k for k, _ in sorted(self.spec.labels.items(), key=lambda kv: kv[1]))
+        return ("0", "1")
+
+    @property
     def label_values(self) -> tuple[int, ...]:
         if self.spec.labels:
             return tuple(sorted(set(self.spec.labels.values())))
@@ -266,9 +278,9 @@ def parse(document: Any, where: str = CONTRACT_FILE, text: str | None = None) ->
     for i, e in enumerate(spec.expectations):
         if e.column != "table" and e.column not in spec.columns:
             raise RatchetError(f"{where}: 'expectations[{i}].column': unknown column {e.column!r}")
-        if e.check == "label_rate" and e.column != spec.target:
+        if e.check == "label_rate" and (e.column != spec.target or spec.task != "binary"):
             raise RatchetError(
-                f"{where}: 'expectations[{i}].check': label_rate applies to the target only"
+                f"{where}: 'expectations[{i}].check': label_rate applies to a binary target only"
             )
     if text is None:
         text = yaml.safe_dump(dict(document), sort_keys=False, allow_unicode=True)
@@ -314,8 +326,42 @@ def _check_roles(spec: ContractSpec, where: str) -> None:
             raise RatchetError(
                 f"{where}: 'labels': a binary task maps labels to 0 and 1, got {mapped}"
             )
+    elif spec.task == "multiclass":
+        _check_classes(spec, where)
+    elif spec.labels is not None:
+        raise RatchetError(f"{where}: 'labels': a regression target is a number; no labels")
+    elif target.type not in ("integer", "float"):
+        raise RatchetError(
+            f"{where}: 'columns.{spec.target}.type': a regression target is integer or float, "
+            f"not {target.type}"
+        )
     if not [n for n, c in spec.columns.items() if c.role == "feature"]:
         raise RatchetError(f"{where}: 'columns': no column has role feature")
+
+
+def _check_classes(spec: ContractSpec, where: str) -> None:
+    """Multiclass: `labels` numbers every class 0, 1, 2, ... (at least 3, at most MAX_CLASSES)."""
+    if not spec.labels:
+        raise RatchetError(
+            f"{where}: 'labels': a multiclass task lists its classes, e.g. "
+            "{setosa: 0, versicolor: 1, virginica: 2}"
+        )
+    numbers = sorted(spec.labels.values())
+    if numbers != list(range(len(numbers))):
+        raise RatchetError(
+            f"{where}: 'labels': number the classes 0 to {len(numbers) - 1}, each once; "
+            f"got {numbers}"
+        )
+    if len(numbers) < 3:
+        raise RatchetError(
+            f"{where}: 'labels': {len(numbers)} classes; a multiclass task has 3 or more "
+            "(two classes: task binary)"
+        )
+    if len(numbers) > MAX_CLASSES:
+        raise RatchetError(
+            f"{where}: 'labels': {len(numbers)} classes in '{spec.target}' (at most "
+            f"{MAX_CLASSES}); is it the right target column?"
+        )
 
 
 def _first_error(exc: ValidationError) -> str:

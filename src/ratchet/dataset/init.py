@@ -55,6 +55,7 @@ POSITIVE_WORDS = frozenset(
 )  # fmt: skip
 ID_NAME = re.compile(r"(^|[_\s.-])(id|key|uuid|guid)$|^(id|key)[_\s.-]|[a-z](Id|ID|Key)$", re.I)
 MAX_CATEGORIES = 50  # more distinct text values than this is free text, not a category
+NUMERIC_CLASSES = 20  # a whole-number target with more distinct values is a regression target
 DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 DATETIME = re.compile(r"^\d{4}-\d{2}-\d{2}[ T]\d{2}:\d{2}:\d{2}$")
 RANGE_MARGIN = 0.25  # observed ranges are widened by this share of their span on each side
@@ -236,13 +237,14 @@ def draft(
     target: str,
     id: str | None = None,
     *,
-    task: str = "binary",
+    task: str | None = None,
     name: str = "dataset",
     source: str = "the file",
 ) -> dict[str, Any]:
     """A contract document inferred from `frame` (CSV cells as text, or a typed Parquet table).
 
-    Raises RatchetError for a target or id the data cannot support.
+    task None: inferred from the target (see `infer_task`). Raises RatchetError for a
+    target or id the data cannot support.
     """
     columns = [str(c) for c in frame.columns]
     if target not in columns:
@@ -251,13 +253,18 @@ def draft(
         raise RatchetError(f"{source}: --id {id!r} is not a column ({_listed(columns)})")
     if id is not None and id == target:
         raise RatchetError(f"{source}: --id and --target name the same column {id!r}")
-    if task != "binary":
-        raise RatchetError(f"--task {task}: not supported yet (supported: binary)")
     rows = len(frame)
     missing = missing_tokens(frame)
     profiles = {c: profile(frame[c], missing) for c in columns}
 
-    labels, target_spec, positive = _target(profiles[target], target, source)
+    task = task or infer_task(profiles[target], target, source)
+    if task == "regression":
+        labels, target_spec, first = _regression_target(profiles[target], target, source)
+    elif task == "multiclass":
+        labels, target_spec, first = _multiclass_target(profiles[target], target, source)
+    else:
+        labels, target_spec, positive = _target(profiles[target], target, source)
+        first = _label_rate(profiles[target], target, labels, positive)
     if id is not None:
         p = profiles[id]
         if p.nulls or p.values.duplicated().any():
@@ -281,7 +288,7 @@ def draft(
         else:
             specs[column] = _column_spec(p, rows, ranges.get(column))
 
-    expectations = [_label_rate(profiles[target], target, labels, positive)]
+    expectations = [first]
     if id is not None:
         expectations.append(
             {"column": id, "check": "unique_share", "min": 1.0,
@@ -340,7 +347,7 @@ def _target(p: _Profile, target: str, source: str):
         raise RatchetError(
             f"{source}: target {target!r} has {len(counts)} values "
             f"({_listed([str(v) for v in counts.index]).removeprefix('columns: ')}); "
-            "task binary needs two (multiclass and regression are planned)"
+            "task binary needs two (--task multiclass or regression?)"
         )
     numeric = p.kind in ("integer", "float")
     values = sorted(str(v) for v in counts.index)
@@ -356,6 +363,94 @@ def _target(p: _Profile, target: str, source: str):
         "why": f"binary label, 1 = {positive!r}: {why} (inferred: review)",
     }
     return labels, spec, positive
+
+
+def infer_task(p: _Profile, target: str, source: str) -> str:
+    """binary for two values; regression for numbers with fractions or more than
+    NUMERIC_CLASSES distinct values; else multiclass (3 to MAX_CATEGORIES classes)."""
+    distinct = p.values.astype(str).nunique()
+    if distinct <= 2:
+        return "binary"
+    if p.kind in ("integer", "float"):
+        fractional = p.kind == "float" and not (p.values.astype(float) % 1 == 0).all()
+        if fractional or distinct > NUMERIC_CLASSES:
+            return "regression"
+    if distinct > MAX_CATEGORIES:
+        raise RatchetError(
+            f"{source}: target {target!r} has {distinct} distinct text values; too many for "
+            f"classes (at most {MAX_CATEGORIES}): is it the right column?"
+        )
+    return "multiclass"
+
+
+def _multiclass_target(p: _Profile, target: str, source: str):
+    _no_missing(p, target, source)
+    numeric = p.kind in ("integer", "float")
+    values = p.values.astype(float) if numeric else p.values.astype(str)
+    counts = values.value_counts()
+    if len(counts) < 3:
+        raise RatchetError(
+            f"{source}: target {target!r} has {len(counts)} values; task multiclass needs 3 "
+            "or more (two: task binary)"
+        )
+    if len(counts) > contract.MAX_CLASSES:
+        raise RatchetError(
+            f"{source}: target {target!r} has {len(counts)} distinct values; too many for "
+            f"classes (at most {contract.MAX_CLASSES}): is it the right column?"
+        )
+    names = [_label_text(v) for v in sorted(counts.index)]
+    labels = {name: i for i, name in enumerate(names)}
+    spec = {
+        "type": "category",
+        "role": "target",
+        "categories": names,
+        "why": f"{len(names)} classes, numbered in sorted order (inferred: review)",
+    }
+    rarest = counts.min() / counts.sum()
+    expectation = {
+        "column": target, "check": "distinct", "min": len(names), "max": len(names),
+        "why": f"every one of the {len(names)} classes is present (the rarest is {rarest:.1%} "
+               "of rows in the drafted file); a missing class cannot be learned or tested",
+    }  # fmt: skip
+    return labels, spec, expectation
+
+
+def _label_text(value: Any) -> str:
+    return str(_plain(value)) if isinstance(value, float) else str(value)
+
+
+def _regression_target(p: _Profile, target: str, source: str):
+    _no_missing(p, target, source)
+    if p.kind not in ("integer", "float"):
+        raise RatchetError(
+            f"{source}: target {target!r} is not numeric (e.g. {p.values.iloc[0]!r}); "
+            "task regression predicts a number"
+        )
+    values = p.values.astype(float)
+    integer = p.kind == "integer"
+    low, high = widen(float(values.min()), float(values.max()), integer)
+    spec = {
+        "type": p.kind, "role": "target", "min": low, "max": high,
+        "why": f"the number to predict, observed {values.min():g} to {values.max():g} "
+               "(inferred: review)",
+    }  # fmt: skip
+    mean = float(values.mean())
+    lo, hi = widen(min(float(values.quantile(0.25)), mean),
+                   max(float(values.quantile(0.75)), mean), False)  # fmt: skip
+    expectation = {
+        "column": target, "check": "mean", "min": lo, "max": hi,
+        "why": f"mean {mean:g} in the drafted file; far outside its quartiles means a changed "
+               "unit or another population (inferred: review)",
+    }  # fmt: skip
+    return None, spec, expectation
+
+
+def _no_missing(p: _Profile, target: str, source: str) -> None:
+    if p.nulls:
+        raise RatchetError(
+            f"{source}: target {target!r} is missing in {p.nulls} rows; drop or fill those "
+            "rows first (a row without a label cannot train or test)"
+        )
 
 
 def _label_rate(p: _Profile, target: str, labels: dict | None, positive: str) -> dict:
@@ -440,8 +535,7 @@ HEADER = """\
 # smoke tests and drift monitoring all derive from this file; no Python names a column.
 # Drafted by `ratchet init` from {source} ({rows} rows) on {date}.
 # Every value below was inferred from that one file; review it before you trust it:
-#   - labels: is {positive!r} the class to predict (1)? Swap the 1 and 0 if not.
-#   - min/max: observed ranges widened by a margin; set the real limits of each column.
+{labels_note}#   - min/max: observed ranges widened by a margin; set the real limits of each column.
 #   - categories: the values seen; add the ones this file lacks, or `unknown: other`.
 #   - id and the ignored columns (role: ignore); nullable columns.
 #   - expectations: bounds around what this file shows; set what a healthy extract is.
@@ -450,14 +544,27 @@ HEADER = """\
 
 def render(document: dict[str, Any], source: str, rows: int, date: str) -> str:
     """The contract as commented YAML (what `ratchet init` writes)."""
+    task = document["task"]
     positive = next((k for k, v in (document["labels"] or {}).items() if v == 1), "1")
+    labels_note = {
+        "binary": f"#   - labels: is {positive!r} the class to predict (1)? "
+        "Swap the 1 and 0 if not.\n",
+        "multiclass": "#   - labels: every class, numbered 0, 1, 2, ...; "
+        "add any this file lacks.\n",
+        "regression": "#   - the target's min/max: the values it can really take.\n",
+    }[task]
+    labels_comment = {
+        "binary": "raw label -> class; null = already 0/1",
+        "multiclass": "raw label -> class number, one per class",
+        "regression": "null: the target is a number",
+    }[task]
     out = [
-        HEADER.format(source=source, rows=rows, date=date, positive=positive),
+        HEADER.format(source=source, rows=rows, date=date, labels_note=labels_note),
         f"name: {_flow(document['name'])}  # lower-case name of the dataset (and of the model)",
-        f"task: {document['task']}  # binary (multiclass and regression are planned)",
+        f"task: {task}  # binary, multiclass or regression",
         f"target: {_flow(document['target'])}  # the label column",
         f"id: {_flow(document['id'])}  # one row per id; never a feature (null if there is none)",
-        f"labels: {_flow(document['labels'])}  # raw label -> class; null = already 0/1",
+        f"labels: {_flow(document['labels'])}  # {labels_comment}",
         f"missing: {_flow(document['missing'])}  # cells read as missing (after trimming)",
         f"trim: {_flow(document['trim'])}  # strip spaces around text cells",
         "",
@@ -577,8 +684,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--target", required=True, metavar="COLUMN", help="the label column")
     parser.add_argument("--id", metavar="COLUMN",
                         help="the row id (default: a unique column named like an id)")  # fmt: skip
-    parser.add_argument("--task", default="binary", choices=["binary"],
-                        help="the learning task (default: %(default)s)")  # fmt: skip
+    parser.add_argument("--task", choices=list(contract.TASKS_BUILT),
+                        help="the learning task (default: inferred from the target: two "
+                        "values binary, numbers regression, else multiclass)")  # fmt: skip
     parser.add_argument("--name", help="dataset name (default: from the file name)")
     parser.add_argument("--force", action="store_true",
                         help="replace an existing contract drafted for other data")  # fmt: skip
@@ -645,9 +753,13 @@ def command(args: argparse.Namespace) -> int:
 
     _self_check(drafted, source, len(frame))
     dvc_new, pipeline_notes = wiring.rewire_pipeline(dvc_text, raw_path, name)
+    dvc_new, plot_notes = wiring.retask_pipeline(dvc_new, drafted.task)
     params_new, params_notes = wiring.retune_params(
         Path(args.params).read_text(encoding="utf-8"), len(frame), gate=not adapted
     )
+    params_new, task_notes = wiring.retask_params(params_new, drafted.task)
+    pipeline_notes += plot_notes
+    params_notes += task_notes
 
     writes = [
         stage(contract_path, lambda p: p.write_text(text, encoding="utf-8")),
@@ -667,7 +779,14 @@ def review(
 ) -> str:
     """What the user should check, and what to run next."""
     lines = [f"wrote {CONTRACT_FILE} (dataset '{c.name}', {rows} rows). Review:"]
-    if c.spec.labels:
+    lines.append(f"  task: {c.task} (inferred unless --task said so)")
+    if c.task == "regression":
+        t = c.columns[c.target]
+        lines.append(f"  target {c.target!r}: a number, {t.min:g} to {t.max:g}  [{t.why}]")
+    elif c.task == "multiclass":
+        names = ", ".join(f"{k!r} -> {v}" for k, v in c.spec.labels.items())
+        lines.append(f"  target {c.target!r}: {len(c.spec.labels)} classes: {names}")
+    elif c.spec.labels:
         mapping = ", ".join(f"{k!r} -> {v}" for k, v in c.spec.labels.items())
         why = c.columns[c.target].why.removeprefix("binary label, ")
         lines.append(f"  target {c.target!r}: {mapping}  [{why}]")

@@ -90,6 +90,8 @@ def _measure(column: str, check: str) -> Callable[[pd.DataFrame], float]:
         return lambda df: float(df[column].isna().mean())
     if check == "unique_share":
         return lambda df: float(df[column].nunique(dropna=True) / max(len(df), 1))
+    if check == "distinct":  # e.g. every class of a multiclass target present
+        return lambda df: float(df[column].nunique(dropna=True))
     if check == "label_rate":
         return lambda df: float(pd.to_numeric(df[column], errors="coerce").mean())
     if check == "median":
@@ -133,7 +135,9 @@ def _column(name: str, spec: ColumnSpec, c: Contract) -> pa.Column:
         checks.append(pa.Check.isin(spec.categories))  # closed: others are errors
     if spec.pattern is not None:
         checks.append(pa.Check.str_matches(spec.pattern))
-    if name == c.target:
+    if name == c.target and c.task == "regression":
+        dtype = "float64"  # a number; its range checks are the column's min/max
+    elif name == c.target:
         dtype = "Int64"
         checks = [pa.Check.isin(c.label_values)]
     return pa.Column(dtype, checks, nullable=spec.nullable and name != c.target,

@@ -15,7 +15,7 @@ from pandera.errors import SchemaErrors
 
 from ratchet.core.errors import RatchetError
 from ratchet.core.params import ValidateParams
-from ratchet.dataset import schema
+from ratchet.dataset import contract, schema
 from ratchet.dataset.rawdata import normalize
 
 MAX_EXAMPLES = 5
@@ -86,12 +86,14 @@ def _is_number(value: Any) -> bool:
 def _hint(f: Failure) -> str:
     """Labels given as words (Yes/No, true/false, ...) need the contract's mapping."""
     words = [e["value"] for e in f.examples if str(e["value"]).strip()]
-    if f.column == schema.TARGET and any(not _is_number(w) for w in words):
-        return (
-            "; labels must be 0/1: map them first (e.g. Yes -> 1, No -> 0) with 'labels' "
-            "in the dataset contract"
-        )
-    return ""
+    if f.column != schema.TARGET or not any(not _is_number(w) for w in words):
+        return ""
+    if contract.current().task == "multiclass":
+        return "; every class must be listed in 'labels' of the dataset contract"
+    return (
+        "; labels must be 0/1: map them first (e.g. Yes -> 1, No -> 0) with 'labels' "
+        "in the dataset contract"
+    )
 
 
 @dataclass(frozen=True)

@@ -190,3 +190,124 @@ def replace_all(writes: list[_Write], after: Callable[[], None]) -> None:
     for w in writes:
         if w.backup is not None:
             w.backup.unlink(missing_ok=True)
+
+
+# What the evaluate stage writes for each task (dvc.yaml `plots:`), the plots the pull-request
+# report draws, and the gate's defaults. Binary's are the template's own.
+_EVAL = "metrics/evaluate/plots"
+_IMPORTANCE = {
+    "Feature-Importance": {
+        "template": "bar_horizontal_sorted",
+        "x": "importance",
+        "y": {f"{_EVAL}/custom/importance.json": "feature"},
+    }
+}
+_CONFUSION = {
+    "Confusion-Matrix": {
+        "template": "confusion",
+        "x": "actual",
+        "y": {f"{_EVAL}/sklearn/confusion_matrix.json": "predicted"},
+    }
+}
+TASK_PLOTS: dict[str, list[dict[str, Any]]] = {
+    "multiclass": [_CONFUSION, _IMPORTANCE],
+    "regression": [
+        {
+            "Predicted-vs-Actual": {
+                "template": "scatter",
+                "x": "actual",
+                "y": {f"{_EVAL}/custom/predicted_actual.json": "predicted"},
+                "x_label": "Actual",
+                "y_label": "Predicted",
+            }
+        },
+        {
+            "Residuals": {
+                "template": "scatter",
+                "x": "predicted",
+                "y": {f"{_EVAL}/custom/residuals.json": "residual"},
+                "x_label": "Predicted",
+                "y_label": "Actual - predicted",
+            }
+        },
+        _IMPORTANCE,
+    ],
+}
+TASK_REPORT_PLOTS = {"multiclass": ["Confusion-Matrix"], "regression": ["Predicted-vs-Actual"]}
+TASK_GATE: dict[str, tuple[str, dict[str, dict[str, Any]]]] = {
+    "multiclass": (
+        "macro_f1",
+        {
+            "macro_f1": {"direction": "higher", "max_regression": 0.02},
+            "log_loss": {"direction": "lower", "max_regression": 0.02},
+        },
+    ),
+    "regression": (
+        "rmse",
+        {
+            "rmse": {"direction": "lower", "max_relative_regression": 0.05},
+            "mae": {"direction": "lower", "max_relative_regression": 0.05},
+        },
+    ),
+}
+
+
+def _flow_map(value: dict[str, Any]):
+    from ruamel.yaml.comments import CommentedMap
+
+    m = CommentedMap(value)
+    m.fa.set_flow_style()
+    return m
+
+
+def _flow_list(value: list[str]):
+    from ruamel.yaml.comments import CommentedSeq
+
+    seq = CommentedSeq(value)
+    seq.fa.set_flow_style()
+    return seq
+
+
+def retask_pipeline(text: str, task: str) -> tuple[str, list[str]]:
+    """dvc.yaml with the plots evaluate writes for `task` (binary: left as it is)."""
+    if task not in TASK_PLOTS:
+        return text, []
+    y = _yaml()
+    doc = y.load(text)
+    wanted = [next(iter(p)) for p in TASK_PLOTS[task]]
+    if [next(iter(p)) for p in doc.get("plots") or []] == wanted:
+        return text, []
+    doc["plots"] = TASK_PLOTS[task]
+    for spec in (doc.get("artifacts") or {}).values():
+        if (spec or {}).get("type") == "model" and task == "regression":
+            spec["desc"] = str(spec.get("desc", "")).replace("classifier", "regression model")
+    return _dump(y, doc), [f"plots: {', '.join(wanted)} (what evaluate draws for {task})"]
+
+
+def retask_params(text: str, task: str) -> tuple[str, list[str]]:
+    """params.yaml with the gate rules, report plots and sweep grids of `task` (binary: as
+    they are)."""
+    if task not in TASK_GATE:
+        return text, []
+    y = _yaml()
+    doc = y.load(text)
+    gate, report = doc.get("gate"), doc.get("report")
+    if gate is None or report is None:
+        raise RatchetError(f"{PARAMS_FILE}: missing section 'gate' or 'report'")
+    primary, rules = TASK_GATE[task]
+    if gate.get("primary") == primary:
+        return text, []
+    gate["primary"] = primary
+    gate["rules"] = {metric: _flow_map(rule) for metric, rule in rules.items()}
+    report["plots"] = _flow_list(TASK_REPORT_PLOTS[task])
+    notes = [
+        f"gate.primary: {primary}; gate.rules: {', '.join(rules)} (the {task} defaults)",
+        f"report.plots: {', '.join(TASK_REPORT_PLOTS[task])}",
+    ]
+    if task == "regression":
+        for grid in (doc.get("sweep") or {}).get("grids") or []:
+            values = grid.get("train.estimator")
+            if values is not None and "logistic_regression" in values:
+                values[values.index("logistic_regression")] = "ridge"
+                notes.append("sweep.grids: the linear baseline is ridge (alpha = 1 / train.C)")
+    return _dump(y, doc), notes

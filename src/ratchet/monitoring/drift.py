@@ -60,6 +60,8 @@ def run(args: argparse.Namespace, p: MonitorParams) -> dict:
         pipeline, ref = loading.load_with_ref(stage=args.stage, repo=root)
     if args.model:
         pipeline = model.load(args.model)
+    if pipeline is not None:
+        model.binary_only(pipeline, "monitored")
     # Batches are read, checked and featurized by the contract the model was trained with.
     with contract.use(model.contract_for(pipeline) if pipeline is not None else contract.current()):
         return _report(args, p, pipeline, ref)

@@ -1,4 +1,11 @@
-"""evaluate stage: score the held-out split, write metrics, plots and predictions."""
+"""evaluate stage: score the held-out split, write metrics, plots and predictions.
+
+What it writes depends on the contract's task (dvc.yaml's `plots:` lists the same files,
+and `ratchet init` rewrites that list for the task):
+- binary: ROC, precision-recall, confusion matrix, calibration, importance;
+- multiclass: confusion matrix (class names), importance;
+- regression: predicted vs actual, residuals, importance.
+"""
 
 from __future__ import annotations
 
@@ -13,11 +20,24 @@ from sklearn.pipeline import Pipeline
 from ratchet.core import io, params
 from ratchet.core.errors import RatchetError
 from ratchet.core.params import EvaluateParams
-from ratchet.dataset import schema
+from ratchet.dataset import contract, schema
+from ratchet.dataset.contract import Contract
 from ratchet.dataset.features import feature_columns
 from ratchet.pipeline import model
 from ratchet.pipeline.live import stage_live
-from ratchet.pipeline.metrics import classification_metrics
+from ratchet.pipeline.metrics import (
+    classification_metrics,
+    multiclass_metrics,
+    regression_metrics,
+)
+
+# Permutation importance: the scorer each task's importance is the drop of.
+IMPORTANCE = {
+    "binary": ("roc_auc", "drop in ROC AUC"),
+    "multiclass": ("neg_log_loss", "rise in log loss"),
+    "regression": ("neg_root_mean_squared_error", "rise in RMSE"),
+}
+SCATTER_ROWS = 2_000  # regression plots show at most this many test rows (seeded sample)
 
 
 def scores(pipeline: Pipeline, table: pd.DataFrame) -> np.ndarray:
@@ -38,8 +58,11 @@ def importance_sample(table: pd.DataFrame, rows: int, seed: int) -> pd.DataFrame
     return table.iloc[picked]
 
 
-def importance(pipeline: Pipeline, table: pd.DataFrame, p: EvaluateParams) -> list[dict]:
-    """Permutation importance on (a sample of) the held-out split: drop in ROC AUC."""
+def importance(
+    pipeline: Pipeline, table: pd.DataFrame, p: EvaluateParams, task: str = "binary"
+) -> list[dict]:
+    """Permutation importance on (a sample of) the held-out split: how much the task's
+    score (ROC AUC, log loss, RMSE) worsens when a feature is shuffled."""
     table = importance_sample(table, p.importance_rows, p.seed)
     numeric, categorical = feature_columns(table)
     columns = numeric + categorical
@@ -47,7 +70,7 @@ def importance(pipeline: Pipeline, table: pd.DataFrame, p: EvaluateParams) -> li
         pipeline,
         table[columns],
         table[schema.TARGET],
-        scoring="roc_auc",
+        scoring=IMPORTANCE[task][0],
         n_repeats=p.importance_repeats,
         random_state=p.seed,
         n_jobs=1,
@@ -68,6 +91,11 @@ def run(
 ) -> dict[str, float]:
     pipeline = model.load(model_path)
     test = io.read_parquet(test_path)
+    c = contract.current()
+    if c.task == "multiclass":
+        return _run_multiclass(pipeline, test, predictions_path, live_dir, p, c)
+    if c.task == "regression":
+        return _run_regression(pipeline, test, predictions_path, live_dir, p)
     if len(np.unique(test[schema.TARGET])) < 2:
         raise RatchetError(
             f"{test_path}: the test split holds a single class; ROC AUC is undefined"
@@ -104,6 +132,69 @@ def run(
             template="bar_horizontal_sorted",
             title="Permutation importance (drop in ROC AUC)",
         )
+    return metrics
+
+
+def _features(table: pd.DataFrame) -> pd.DataFrame:
+    numeric, categorical = feature_columns(table)
+    return table[numeric + categorical]
+
+
+def _write_predictions(path, test: pd.DataFrame, columns: dict) -> None:
+    ids = {schema.ID: test[schema.ID]} if schema.ID else {}
+    io.write_table(path, pd.DataFrame({**ids, **columns, schema.TARGET: test[schema.TARGET]}))
+
+
+def _log_importance(live, pipeline: Pipeline, test: pd.DataFrame, p, task: str) -> None:
+    live.log_plot(
+        "importance",
+        importance(pipeline, test, p, task),
+        x="importance",
+        y="feature",
+        template="bar_horizontal_sorted",
+        title=f"Permutation importance ({IMPORTANCE[task][1]})",
+    )
+
+
+def _run_multiclass(pipeline, test, predictions_path, live_dir, p, c: Contract) -> dict:
+    y = test[schema.TARGET].to_numpy().astype("int64")
+    proba = pipeline.predict_proba(_features(test))
+    metrics = multiclass_metrics(y, proba, c.class_names)
+    predicted = proba.argmax(axis=1)
+    _write_predictions(predictions_path, test, {"score": proba.max(axis=1), "label": predicted})
+    names = np.asarray(c.class_names, dtype=object)
+    with stage_live(live_dir) as live:
+        for name, value in metrics.items():
+            live.log_metric(name, value, plot=False)
+        live.log_sklearn_plot(
+            "confusion_matrix", names[y].tolist(), names[predicted].tolist(),
+            name="confusion_matrix",
+        )  # fmt: skip
+        _log_importance(live, pipeline, test, p, "multiclass")
+    return metrics
+
+
+def _run_regression(pipeline, test, predictions_path, live_dir, p) -> dict:
+    y = test[schema.TARGET].to_numpy().astype("float64")
+    predicted = pipeline.predict(_features(test))
+    metrics = regression_metrics(y, predicted)
+    _write_predictions(predictions_path, test, {"prediction": predicted})
+    shown = importance_sample(
+        pd.DataFrame({"actual": y, "predicted": predicted}), SCATTER_ROWS, p.seed
+    )
+    points = [
+        {"actual": round(float(a), 6), "predicted": round(float(f), 6),
+         "residual": round(float(a - f), 6)}
+        for a, f in zip(shown["actual"], shown["predicted"], strict=True)
+    ]  # fmt: skip
+    with stage_live(live_dir) as live:
+        for name, value in metrics.items():
+            live.log_metric(name, value, plot=False)
+        live.log_plot("predicted_actual", points, x="actual", y="predicted",
+                      template="scatter", title="Predicted vs actual")  # fmt: skip
+        live.log_plot("residuals", points, x="predicted", y="residual",
+                      template="scatter", title="Residuals (actual - predicted)")  # fmt: skip
+        _log_importance(live, pipeline, test, p, "regression")
     return metrics
 
 

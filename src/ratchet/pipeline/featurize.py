@@ -1,4 +1,7 @@
-"""featurize stage: a seeded, stratified train/test split of the validated table, with features."""
+"""featurize stage: a seeded train/test split of the validated table, with features.
+
+Classification splits are stratified on the label (each class keeps its share in both
+parts); a regression split is a plain seeded shuffle."""
 
 from __future__ import annotations
 
@@ -11,14 +14,20 @@ from sklearn.model_selection import train_test_split
 from ratchet.core import io, params
 from ratchet.core.errors import RatchetError
 from ratchet.core.params import FeaturizeParams
-from ratchet.dataset import schema
+from ratchet.dataset import contract, schema
 from ratchet.dataset.features import build_features
 
 
 def split(validated: pd.DataFrame, p: FeaturizeParams) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Return (train, test) tables of id, features and label."""
+    regression = contract.current().task == "regression"
     counts = validated[schema.TARGET].value_counts()
-    if len(counts) < 2 or counts.min() < 2:
+    if regression:
+        if len(counts) < 2:
+            raise RatchetError(
+                f"column '{schema.TARGET}': the target holds one value only; nothing to learn"
+            )
+    elif len(counts) < 2 or counts.min() < 2:
         raise RatchetError(
             f"column '{schema.TARGET}': need at least 2 rows of each class to split, "
             f"got {counts.to_dict()}"
@@ -28,9 +37,18 @@ def split(validated: pd.DataFrame, p: FeaturizeParams) -> tuple[pd.DataFrame, pd
         [validated[ids], build_features(validated), validated[[schema.TARGET]]], axis=1
     )
     del validated  # from here on only `table`: a caller that passed its only copy frees it
-    train, test = train_test_split(
-        table, test_size=p.test_size, random_state=p.seed, stratify=table[schema.TARGET]
-    )
+    try:
+        train, test = train_test_split(
+            table,
+            test_size=p.test_size,
+            random_state=p.seed,
+            stratify=None if regression else table[schema.TARGET],
+        )
+    except ValueError as exc:  # e.g. fewer test rows than classes
+        raise RatchetError(
+            f"column '{schema.TARGET}': cannot split {len(table)} rows with featurize.test_size "
+            f"{p.test_size} ({exc})"
+        ) from None
     del table
     for part in (train, test):
         part.index = pd.RangeIndex(len(part))  # a new index, not a copy of the rows

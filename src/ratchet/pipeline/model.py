@@ -16,9 +16,9 @@ from pathlib import Path
 import numpy as np
 import skops.io as sio
 from sklearn.compose import ColumnTransformer
-from sklearn.ensemble import HistGradientBoostingClassifier
+from sklearn.ensemble import HistGradientBoostingClassifier, HistGradientBoostingRegressor
 from sklearn.impute import SimpleImputer
-from sklearn.linear_model import LogisticRegression
+from sklearn.linear_model import LogisticRegression, Ridge
 from sklearn.pipeline import Pipeline, make_pipeline
 from sklearn.preprocessing import OneHotEncoder, OrdinalEncoder, StandardScaler
 
@@ -39,6 +39,10 @@ TRUSTED_TYPES = frozenset(
         "sklearn._loss.link.Interval",
         "sklearn._loss.link.LogitLink",
         "sklearn._loss.loss.HalfBinomialLoss",
+        "sklearn._loss.link.IdentityLink",  # regression
+        "sklearn._loss.link.MultinomialLogit",  # multiclass
+        "sklearn._loss.loss.HalfMultinomialLoss",  # multiclass
+        "sklearn._loss.loss.HalfSquaredError",  # regression
         "sklearn.compose._column_transformer.ColumnTransformer",
         "sklearn.ensemble._hist_gradient_boosting.binning._BinMapper",
         "sklearn.ensemble._hist_gradient_boosting.predictor.TreePredictor",
@@ -59,8 +63,25 @@ TRUSTED_TYPES = frozenset(
 _ZIP_EPOCH = (1980, 1, 1, 0, 0, 0)
 
 
-def build_pipeline(p: TrainParams, numeric: list[str], categorical: list[str]) -> Pipeline:
-    """An unfitted Pipeline for the estimator chosen in params.yaml `train.estimator`."""
+LINEAR = {"binary": "logistic_regression", "multiclass": "logistic_regression",
+          "regression": "ridge"}  # fmt: skip  # each task's linear baseline
+
+
+def build_pipeline(
+    p: TrainParams, numeric: list[str], categorical: list[str], task: str = "binary"
+) -> Pipeline:
+    """An unfitted Pipeline for the estimator chosen in params.yaml `train.estimator`:
+    gradient boosting, or the task's linear baseline (logistic regression; ridge for
+    regression, with alpha = 1 / C)."""
+    if p.estimator not in ("hist_gradient_boosting", LINEAR[task]):
+        raise RatchetError(
+            f"params.yaml: 'train.estimator': {p.estimator} does not fit a {task} task "
+            f"(use hist_gradient_boosting or {LINEAR[task]})"
+        )
+    if task == "regression" and p.class_weight is not None:
+        raise RatchetError(
+            "params.yaml: 'train.class_weight': applies to classification; null for regression"
+        )
     if p.estimator == "hist_gradient_boosting":
         # Trees need no scaling; categories become ordinal codes the booster splits natively.
         pre = ColumnTransformer(
@@ -78,17 +99,21 @@ def build_pipeline(p: TrainParams, numeric: list[str], categorical: list[str]) -
             ],
             verbose_feature_names_out=False,
         )
-        estimator = HistGradientBoostingClassifier(
+        booster = dict(
             learning_rate=p.learning_rate,
             max_iter=p.max_iter,
             max_depth=p.max_depth,
             max_leaf_nodes=p.max_leaf_nodes,
             min_samples_leaf=p.min_samples_leaf,
             l2_regularization=p.l2_regularization,
-            class_weight=p.class_weight,
             categorical_features=list(range(len(categorical))),
             early_stopping=False,  # every iteration runs: the fit does not hinge on a split
             random_state=p.seed,
+        )
+        estimator = (
+            HistGradientBoostingRegressor(**booster)
+            if task == "regression"
+            else HistGradientBoostingClassifier(**booster, class_weight=p.class_weight)
         )
     else:
         pre = ColumnTransformer(
@@ -106,8 +131,12 @@ def build_pipeline(p: TrainParams, numeric: list[str], categorical: list[str]) -
             ],
             verbose_feature_names_out=False,
         )
-        estimator = LogisticRegression(
-            C=p.C, class_weight=p.class_weight, max_iter=2_000, random_state=p.seed
+        estimator = (
+            Ridge(alpha=1.0 / p.C)
+            if task == "regression"
+            else LogisticRegression(
+                C=p.C, class_weight=p.class_weight, max_iter=2_000, random_state=p.seed
+            )
         )
     return Pipeline([("preprocess", pre), ("model", estimator)])
 
@@ -141,6 +170,15 @@ def contract_for(model: Pipeline) -> Contract:
             f"{extra or 'none'}): score it from a checkout of the commit it was trained at"
         )
     return c
+
+
+def binary_only(model: Pipeline, done: str) -> Pipeline:
+    """The model, if its task is binary; else one line saying what is not built yet, e.g.
+    "multiclass models are not served yet (binary only)"."""
+    task = contract_for(model).task
+    if task != "binary":
+        raise RatchetError(f"{task} models are not {done} yet (binary only)")
+    return model
 
 
 def _normalise(model: Pipeline) -> None:

@@ -7,7 +7,13 @@ import os
 
 import numpy as np
 import pandas as pd
-from sklearn.metrics import log_loss, roc_auc_score
+from sklearn.metrics import (
+    accuracy_score,
+    log_loss,
+    r2_score,
+    roc_auc_score,
+    root_mean_squared_error,
+)
 from sklearn.pipeline import Pipeline
 
 from ratchet.core import io, params
@@ -25,19 +31,40 @@ def fit(train: pd.DataFrame, p: TrainParams) -> tuple[Pipeline, dict[str, float]
         raise RatchetError(f"training table: missing label column '{schema.TARGET}'")
     numeric, categorical = feature_columns(train)
     X, y = train[numeric + categorical], train[schema.TARGET].to_numpy()
+    c = contract.current()
     if len(np.unique(y)) < 2:
-        raise RatchetError(f"column '{schema.TARGET}': training data holds a single class")
-    pipeline = model.build_pipeline(p, numeric, categorical)
+        what = "value" if c.task == "regression" else "class"
+        raise RatchetError(f"column '{schema.TARGET}': training data holds a single {what}")
+    pipeline = model.build_pipeline(p, numeric, categorical, c.task)
+    if c.task == "regression":
+        y = y.astype("float64")
     pipeline.fit(X, y)
-    model.attach_contract(pipeline, contract.current())
-    proba = pipeline.predict_proba(X)[:, 1]
+    model.attach_contract(pipeline, c)
     metrics = {
-        "train_roc_auc": round(float(roc_auc_score(y, proba)), 6),
-        "train_log_loss": round(float(log_loss(y, proba)), 6),
+        **_fit_metrics(pipeline, X, y, c.task),
         "train_rows": len(train),
         "features": len(numeric) + len(categorical),
     }
     return pipeline, metrics
+
+
+def _fit_metrics(pipeline: Pipeline, X: pd.DataFrame, y: np.ndarray, task: str) -> dict:
+    if task == "regression":
+        predicted = pipeline.predict(X)
+        values = {
+            "train_rmse": root_mean_squared_error(y, predicted),
+            "train_r2": r2_score(y, predicted),
+        }
+    elif task == "multiclass":
+        proba = pipeline.predict_proba(X)
+        values = {
+            "train_accuracy": accuracy_score(y, proba.argmax(axis=1)),
+            "train_log_loss": log_loss(y, proba, labels=list(range(proba.shape[1]))),
+        }
+    else:
+        proba = pipeline.predict_proba(X)[:, 1]
+        values = {"train_roc_auc": roc_auc_score(y, proba), "train_log_loss": log_loss(y, proba)}
+    return {k: round(float(v), 6) for k, v in values.items()}
 
 
 def run(
@@ -66,5 +93,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def command(args: argparse.Namespace) -> int:
     p = params.section("train", params.TrainParams, args.params)
     metrics = run(args.input, args.model, args.live_dir, p)
-    print(f"trained {p.estimator}: train ROC AUC {metrics['train_roc_auc']:.4f}")
+    first = next(iter(metrics))  # the task's headline: ROC AUC, accuracy or RMSE
+    name = {"train_roc_auc": "ROC AUC", "train_rmse": "RMSE"}.get(first, "accuracy")
+    print(f"trained {p.estimator}: train {name} {metrics[first]:.4f}")
     return 0

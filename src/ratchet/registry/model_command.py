@@ -276,6 +276,7 @@ def smoke(args: argparse.Namespace) -> int:
     pipeline, ref = loading.load_with_ref(
         args.version, stage=args.stage, latest=args.latest, repo=root
     )
+    model.binary_only(pipeline, "smoke-tested")
     # The rows a request would carry (id and raw features, as the model's contract says),
     # checked the way the service checks them: any dataset, no sample generator.
     with contract.use(model.contract_for(pipeline)) as c:

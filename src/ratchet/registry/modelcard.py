@@ -17,7 +17,12 @@ from ratchet.core.errors import RatchetError
 
 METRICS_FILE = "metrics/evaluate/metrics.json"
 DATA_FILE = "metrics/data.json"
-HEADLINE = ("roc_auc", "pr_auc", "f1", "log_loss", "brier")
+# The metrics a version's summary shows, those of its task that the metrics file holds.
+HEADLINE = (
+    *("roc_auc", "pr_auc", "f1", "log_loss", "brier"),  # binary (log_loss: multiclass too)
+    *("macro_f1", "balanced_accuracy"),  # multiclass
+    *("rmse", "mae", "r2"),  # regression
+)
 
 
 @dataclass(frozen=True)

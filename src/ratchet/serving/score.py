@@ -105,6 +105,7 @@ def score_chunk(
 
 def run(args: argparse.Namespace, threshold: float) -> tuple[int, int, str]:
     pipeline, ref = loading.load_file_or_registered(args.model, args.version, args.stage)
+    model.binary_only(pipeline, "scored")
     version = ref.version if ref else loading.file_version(args.model)
     # Rows are read and checked by the contract the model was trained with.
     with contract.use(model.contract_for(pipeline)):

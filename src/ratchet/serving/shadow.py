@@ -223,9 +223,11 @@ def load(spec: str, repo: Path) -> tuple[object, Side, loading.ModelRef | None]:
     """A model named by a version (v1.2.0), a registry stage (prod) or a .skops file."""
     if spec.endswith(".skops"):
         pipeline, _ = loading.load_file_or_registered(spec, None, None)
+        model.binary_only(pipeline, "compared")
         return pipeline, Side(spec, loading.file_version(spec)), None
     version = spec if events.VERSION_RE.match(spec) else None
     pipeline, ref = loading.load_file_or_registered(None, version, spec, repo)
+    model.binary_only(pipeline, "compared")
     return pipeline, Side(spec, ref.version, ref.commit), ref
 
 

@@ -1,0 +1,51 @@
+"""`ratchet init` for every task: the task inferred from the target, and the pipeline's
+plots, gate rules and report plots set for it."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+import pytest
+import yaml
+
+from ratchet.core.errors import RatchetError
+from ratchet.dataset import init, wiring
+
+
+@pytest.mark.parametrize(
+    ("values", "task"),
+    [
+        (["yes", "no"] * 30, "binary"),
+        (["setosa", "versicolor", "virginica"] * 20, "multiclass"),
+        ([str(i % 5) for i in range(60)], "multiclass"),
+        ([f"{i * 1.5:.1f}" for i in range(60)], "regression"),
+        ([str(i) for i in range(60)], "regression"),
+    ],
+)
+def test_init_infers_the_task(values, task):
+    frame = pd.DataFrame({"x": [str(i) for i in range(60)], "y": values})
+    assert init.draft(frame, "y")["task"] == task
+
+
+def test_init_refuses_a_text_target_of_hundreds_of_values():
+    frame = pd.DataFrame({"x": [str(i) for i in range(300)], "y": [f"n{i}" for i in range(300)]})
+    with pytest.raises(RatchetError, match="target 'y' has 300 distinct text values"):
+        init.draft(frame, "y")
+
+
+def test_init_rewires_plots_and_gate_for_the_task():
+    root = Path(__file__).resolve().parent.parent
+    dvc = (root / "dvc.yaml").read_text()
+    params = (root / "params.yaml").read_text()
+    assert wiring.retask_pipeline(dvc, "binary") == (dvc, [])
+    assert wiring.retask_params(params, "binary") == (params, [])
+    text, _ = wiring.retask_params(params, "regression")
+    doc = yaml.safe_load(text)
+    assert doc["gate"]["primary"] == "rmse"
+    assert doc["gate"]["rules"]["mae"] == {"direction": "lower", "max_relative_regression": 0.05}
+    assert doc["report"]["plots"] == ["Predicted-vs-Actual"]
+    assert doc["sweep"]["grids"][1]["train.estimator"] == ["ridge"]
+    text, _ = wiring.retask_pipeline(dvc, "multiclass")
+    plots = yaml.safe_load(text)["plots"]
+    assert [next(iter(p)) for p in plots] == ["Confusion-Matrix", "Feature-Importance"]
