@@ -23,7 +23,7 @@ from ratchet.core.params import EvaluateParams
 from ratchet.dataset import contract, schema
 from ratchet.dataset.contract import Contract
 from ratchet.dataset.features import feature_columns
-from ratchet.pipeline import model
+from ratchet.pipeline import model, predict
 from ratchet.pipeline.live import stage_live
 from ratchet.pipeline.metrics import (
     classification_metrics,
@@ -41,8 +41,9 @@ SCATTER_ROWS = 2_000  # regression plots show at most this many test rows (seede
 
 
 def scores(pipeline: Pipeline, table: pd.DataFrame) -> np.ndarray:
+    """Positive-class probabilities of the test split's rows (its label column left out)."""
     numeric, categorical = feature_columns(table)
-    return pipeline.predict_proba(table[numeric + categorical])[:, 1]
+    return predict.model_scores(pipeline, table[numeric + categorical])
 
 
 def importance_sample(table: pd.DataFrame, rows: int, seed: int) -> pd.DataFrame:

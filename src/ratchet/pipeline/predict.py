@@ -15,14 +15,14 @@ from ratchet.pipeline import model
 
 
 def scores(pipeline: Pipeline, table: pd.DataFrame) -> np.ndarray:
-    """P(churn) per row of a table typed like the validated raw table (label optional)."""
+    """The positive class's probability per row of a validated raw table (label optional)."""
     if len(table) == 0:
         return np.empty(0, dtype="float64")
     return model_scores(pipeline, features.build_features(table, model.contract_for(pipeline)))
 
 
 def model_scores(pipeline: Pipeline, feats: pd.DataFrame) -> np.ndarray:
-    """P(churn) per row of a feature table (`features.build_features`' output)."""
+    """The positive class's probability per row of a feature table (`build_features`' output)."""
     if len(feats) == 0:
         return np.empty(0, dtype="float64")
     return pipeline.predict_proba(feats)[:, 1]
