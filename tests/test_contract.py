@@ -108,6 +108,9 @@ def test_the_fixture_contract_resolves_roles_and_features():
          "300 classes in 'defaulted' (at most 50); is it the right target column?"),
         ({"task": "multiclass", "labels": {"a": 0, "b": 1, "c": 2}},
          "label_rate applies to a binary target only"),
+        ({"task": "multiclass", "labels": {"Type A": 0, "type-a": 1, "c": 2},
+          "expectations": []},
+         "classes 'Type A' and 'type-a' would share the column name 'type_a'"),
         ({"features__x": "amount.real"}, "'features.x': 'amount.real' is not allowed"),
         ({"features__x": "__import__('os')"}, "'features.x': unknown function '__import__'"),
         ({"features__x": "loan_ref + 1"}, "uses 'loan_ref', whose role is id"),
@@ -163,6 +166,17 @@ def test_cells_are_trimmed_missing_tokens_become_null_and_labels_map():
     assert out["amount"].isna().tolist() == [False, True, False, True]
     assert out["grade"].tolist()[:2] == ["A", "Z"] and pd.isna(out["grade"].iloc[2])
     assert out["defaulted"].tolist() == [1, 0, 0, 1]
+
+
+def test_a_float_label_column_maps_1_0_to_the_label_1():
+    # One missing value makes a numeric label column float: 1 is read as 1.0.
+    c = contract.parse(
+        fixture(**{"task": "multiclass", "labels": {"1": 0, "2": 1, "3": 2}, "expectations": [],
+                   "columns__defaulted": {"type": "integer", "role": "target"}})
+    )  # fmt: skip
+    out = rawdata.normalize(pd.DataFrame({"defaulted": [1.0, 3.0, np.nan, 2.0, 7.0]}), c)
+    assert out["defaulted"].iloc[:2].tolist() == [0, 2] and pd.isna(out["defaulted"].iloc[2])
+    assert out["defaulted"].iloc[3:].tolist() == [1, 7.0]  # 7 is no class: validation says so
 
 
 def test_the_schema_follows_the_contract():

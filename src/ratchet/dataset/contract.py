@@ -339,6 +339,11 @@ def _check_roles(spec: ContractSpec, where: str) -> None:
         raise RatchetError(f"{where}: 'columns': no column has role feature")
 
 
+def class_key(name: str) -> str:
+    """A class name as part of a column or metric name: lower case, other runs as _."""
+    return re.sub(r"[^a-z0-9]+", "_", str(name).lower()).strip("_") or "class"
+
+
 def _check_classes(spec: ContractSpec, where: str) -> None:
     """Multiclass: `labels` numbers every class 0, 1, 2, ... (at least 3, at most MAX_CLASSES)."""
     if not spec.labels:
@@ -357,6 +362,16 @@ def _check_classes(spec: ContractSpec, where: str) -> None:
             f"{where}: 'labels': {len(numbers)} classes; a multiclass task has 3 or more "
             "(two classes: task binary)"
         )
+    keys: dict[str, str] = {}
+    for name in spec.labels:
+        # Per-class metrics and score columns are named by this key (precision_<key>).
+        key = class_key(name)
+        if key in keys:
+            raise RatchetError(
+                f"{where}: 'labels': classes {keys[key]!r} and {name!r} would share the "
+                f"column name '{key}' (metrics and scores are named by class); rename one"
+            )
+        keys[key] = name
     if len(numbers) > MAX_CLASSES:
         raise RatchetError(
             f"{where}: 'labels': {len(numbers)} classes in '{spec.target}' (at most "

@@ -137,6 +137,11 @@ def normalize(df: pd.DataFrame, c: Contract | None = None) -> pd.DataFrame:
         # a numeric label column (e.g. 1/2) with a mapping from its text form
         text = df[c.target].astype("string").str.strip()
         mapped = text.map(c.spec.labels)
+        if mapped.isna().any() and pd.api.types.is_float_dtype(df[c.target]):
+            # A float column (one missing value is enough) spells 1 as "1.0"; the
+            # contract's label "1" means the same number.
+            whole = text.str.replace(r"\.0+$", "", regex=True)
+            mapped = mapped.fillna(whole.map(c.spec.labels))
         changed[c.target] = mapped.where(mapped.notna() | text.isna(), df[c.target])
     if not changed:
         return df

@@ -6,10 +6,10 @@ versions on one labelled batch: the same numbers, computed one way.
 
 from __future__ import annotations
 
-import re
-
 import numpy as np
 from sklearn import metrics as skm
+
+from ratchet.dataset.contract import class_key as metric_key
 
 
 def classification_metrics(y: np.ndarray, proba: np.ndarray, threshold: float) -> dict[str, float]:
@@ -66,8 +66,3 @@ def regression_metrics(y: np.ndarray, predicted: np.ndarray) -> dict[str, float]
     if not np.any(np.asarray(y) == 0):
         values["mape"] = skm.mean_absolute_percentage_error(y, predicted)
     return {k: round(float(v), 6) for k, v in values.items()}
-
-
-def metric_key(name: str) -> str:
-    """A class name as part of a metric name: lower case, runs of other characters as _."""
-    return re.sub(r"[^a-z0-9]+", "_", str(name).lower()).strip("_") or "class"

@@ -1,4 +1,4 @@
-"""Scores for validated raw rows: the training feature function, then the model.
+"""Predictions for validated raw rows: the training feature function, then the model.
 
 Batch scoring (`ratchet score`), the REST service (`ratchet serve`) and the registry's
 smoke test all score through here, so a row gets the same score whichever way it comes.
@@ -11,7 +11,9 @@ import pandas as pd
 from sklearn.pipeline import Pipeline
 
 from ratchet.dataset import features
+from ratchet.dataset.contract import Contract
 from ratchet.pipeline import model
+from ratchet.pipeline.metrics import metric_key
 
 
 def scores(pipeline: Pipeline, table: pd.DataFrame) -> np.ndarray:
@@ -45,3 +47,55 @@ def infinite_features(feats: pd.DataFrame) -> list[tuple[int, str]]:
 def labels(scores: np.ndarray, threshold: float) -> np.ndarray:
     """1 where the score is at or above the threshold (params evaluate.threshold)."""
     return (np.asarray(scores, dtype="float64") >= threshold).astype("int8")
+
+
+# What each task writes per row, after the id: the names `ratchet score`, the REST
+# service and shadow share. Multiclass adds one `proba_<class>` column per class.
+OUTPUT_COLUMNS = {
+    "binary": ("score", "label"),
+    "multiclass": ("label", "score"),
+    "regression": ("prediction",),
+}
+
+
+def proba_column(class_name: str) -> str:
+    """The output column of one class's probability, e.g. `proba_barolo`."""
+    return f"proba_{metric_key(class_name)}"
+
+
+def outputs(
+    pipeline: Pipeline, feats: pd.DataFrame, threshold: float, c: Contract | None = None
+) -> dict[str, np.ndarray]:
+    """Per-row outputs of a feature table, by the model's task.
+
+    binary: `score` (the positive class's probability) and `label` (1 at or above the
+    threshold). multiclass: `label` (the most probable class, in the data's own spelling),
+    `score` (its probability) and `proba_<class>` for every class. regression:
+    `prediction`. Neither the scikit-learn models nor the linear baselines give intervals,
+    so regression outputs none.
+    """
+    c = c or model.contract_for(pipeline)
+    if c.task == "regression":
+        if len(feats) == 0:
+            return {"prediction": np.empty(0, dtype="float64")}
+        return {"prediction": pipeline.predict(feats).astype("float64")}
+    if c.task == "binary":
+        scores = model_scores(pipeline, feats)
+        return {"score": scores, "label": labels(scores, threshold)}
+    names = np.asarray(c.class_names, dtype=object)
+    proba = (
+        pipeline.predict_proba(feats).astype("float64")
+        if len(feats)
+        else np.empty((0, len(names)), dtype="float64")
+    )
+    best = proba.argmax(axis=1)
+    out = {"label": names[best], "score": proba[np.arange(len(best)), best]}
+    for i, name in enumerate(names):
+        out[proba_column(name)] = proba[:, i]
+    return out
+
+
+def table_outputs(pipeline: Pipeline, table: pd.DataFrame, threshold: float) -> dict:
+    """`outputs` for a validated raw table (label optional)."""
+    c = model.contract_for(pipeline)
+    return outputs(pipeline, features.build_features(table, c), threshold, c)
