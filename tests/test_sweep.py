@@ -3,13 +3,19 @@
 from __future__ import annotations
 
 import json
+import re
 import shutil
 
 import pytest
+import yaml
 
 from conftest import EXAMPLE, run
 from ratchet.core.errors import RatchetError
+from ratchet.core.params import LINEAR, SweepParams, parse_section
+from ratchet.dataset import wiring
+from ratchet.dataset.contract import CONTRACT_FILE
 from ratchet.experiments import sweep
+from task_fixtures import toy_contract
 
 
 def test_specs_expand_to_every_combination_first_key_slowest():
@@ -63,8 +69,6 @@ def test_grids_are_checked_against_params_before_anything_runs(repo_params, spec
 
 
 def test_the_default_sweep_in_params_yaml_is_valid_and_compares_model_families(repo_params):
-    from ratchet.core.params import SweepParams, parse_section
-
     grids = parse_section("sweep", SweepParams, repo_params).grids
     sweep.check(grids, repo_params, "params.yaml")
     combos = [c for g in grids for c in sweep.combos(g)]
@@ -100,3 +104,79 @@ def test_cli_prints_the_matrix_and_the_dvc_arguments(tmp_path):
     bad = run(["ratchet", "exp", "grid", "train.max_iter=0"], tmp_path, check=False)
     assert bad.returncode == 2
     assert bad.stderr.strip().count("\n") == 0 and "train.max_iter" in bad.stderr
+
+
+@pytest.mark.parametrize(
+    ("task", "spec", "message"),
+    [
+        ("regression", "train.estimator=logistic_regression",
+         "'train.estimator': logistic_regression does not fit a regression task "
+         "(use hist_gradient_boosting or ridge)"),
+        ("regression", "train.class_weight=null,balanced",
+         "sweep train.class_weight=balanced: params.yaml: 'train.class_weight': applies to "
+         "classification; null for regression"),
+        ("multiclass", "train.estimator=hist_gradient_boosting,ridge",
+         "sweep train.estimator=ridge: params.yaml: 'train.estimator': ridge does not fit a "
+         "multiclass task (use hist_gradient_boosting or logistic_regression)"),
+        ("binary", "train.estimator=ridge", "ridge does not fit a binary task"),
+    ],
+)  # fmt: skip
+def test_a_grid_that_cannot_train_the_tasks_model_is_refused(repo_params, task, spec, message):
+    grid = sweep.from_specs([spec])
+    sweep.check([grid], repo_params, "params.yaml")  # without a task: only the params model
+    with pytest.raises(RatchetError, match=re.escape(message)):
+        sweep.check([grid], repo_params, "params.yaml", task)
+
+
+@pytest.mark.parametrize("task", ["binary", "multiclass", "regression"])
+def test_init_writes_default_grids_every_task_can_run(task):
+    template = (EXAMPLE / "params.yaml").read_text()
+    doc = yaml.safe_load(wiring.retask_params(template, task)[0])
+    grids = parse_section("sweep", SweepParams, doc).grids
+    sweep.check(grids, doc, "params.yaml", task)
+    estimators = {v for g in grids for v in g.get("train.estimator", [])}
+    assert estimators == {LINEAR[task]}  # the linear baseline is still compared
+    if task == "regression":  # the template's grids as they were would not run
+        original = yaml.safe_load(template)
+        with pytest.raises(RatchetError, match="logistic_regression does not fit a regression"):
+            sweep.check(parse_section("sweep", SweepParams, original).grids, original, "p", task)
+
+
+def test_init_fits_a_grid_of_another_task_to_this_one():
+    template = yaml.safe_load((EXAMPLE / "params.yaml").read_text())
+    template["sweep"]["grids"] = [
+        {"train.estimator": ["ridge", "hist_gradient_boosting"], "train.C": [0.1, 1.0]},
+        {"train.class_weight": [None, "balanced"]},
+        {"train.class_weight": ["balanced"], "train.max_depth": [3, 6]},
+    ]
+    template["train"]["class_weight"] = "balanced"
+    text = yaml.safe_dump(template, sort_keys=False)
+
+    doc = yaml.safe_load(wiring.retask_params(text, "multiclass")[0])
+    assert doc["sweep"]["grids"][0]["train.estimator"] == [
+        "logistic_regression", "hist_gradient_boosting",
+    ]  # fmt: skip
+    assert doc["sweep"]["grids"][1:] == template["sweep"]["grids"][1:]
+
+    new, notes = wiring.retask_params(text, "regression")
+    doc = yaml.safe_load(new)
+    assert doc["sweep"]["grids"] == [
+        {"train.estimator": ["ridge", "hist_gradient_boosting"], "train.C": [0.1, 1.0]},
+        {"train.max_depth": [3, 6]},
+    ]
+    assert doc["train"]["class_weight"] is None
+    sweep.check(parse_section("sweep", SweepParams, doc).grids, doc, "params.yaml", "regression")
+    assert "sweep.grids[1]: dropped train.class_weight (classification only)" in notes
+
+
+def test_cli_checks_the_grid_against_the_contracts_task(tmp_path):
+    shutil.copy(EXAMPLE / "params.yaml", tmp_path / "params.yaml")
+    (tmp_path / "dataset").mkdir()
+    (tmp_path / CONTRACT_FILE).write_text(toy_contract("regression").text)
+    bad = run(["ratchet", "exp", "grid", "train.estimator=ridge,logistic_regression"], tmp_path,
+              check=False)  # fmt: skip
+    assert bad.returncode == 2
+    assert bad.stderr.strip().count("\n") == 0
+    assert "logistic_regression does not fit a regression task" in bad.stderr
+    good = run(["ratchet", "exp", "grid", "train.estimator=ridge", "train.C=0.1,1"], tmp_path)
+    assert good.stdout.splitlines()[-1] == "2 experiments in 1 grid(s)"

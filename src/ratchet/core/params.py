@@ -63,6 +63,25 @@ class TrainParams(_Section):
     class_weight: Literal["balanced"] | None
 
 
+# Each task's linear baseline: logistic regression classifies, ridge (alpha = 1 / C) regresses.
+LINEAR = {"binary": "logistic_regression", "multiclass": "logistic_regression",
+          "regression": "ridge"}  # fmt: skip
+
+
+def task_mismatch(p: TrainParams, task: str) -> str | None:
+    """Why these train params cannot train a `task` model (naming the key), else None.
+
+    Checked by the train stage and, before anything is queued, by a sweep's grid check."""
+    if p.estimator not in ("hist_gradient_boosting", LINEAR[task]):
+        return (
+            f"'train.estimator': {p.estimator} does not fit a {task} task "
+            f"(use hist_gradient_boosting or {LINEAR[task]})"
+        )
+    if task == "regression" and p.class_weight is not None:
+        return "'train.class_weight': applies to classification; null for regression"
+    return None
+
+
 class EvaluateParams(_Section):
     threshold: Probability
     importance_repeats: Annotated[int, Field(ge=1, le=100)]

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from ratchet.core.errors import RatchetError
-from ratchet.core.params import PARAMS_FILE
+from ratchet.core.params import LINEAR, PARAMS_FILE
 
 DVC_FILE = "dvc.yaml"
 VALIDATED_DIR = "data/validated"
@@ -285,29 +285,67 @@ def retask_pipeline(text: str, task: str) -> tuple[str, list[str]]:
 
 
 def retask_params(text: str, task: str) -> tuple[str, list[str]]:
-    """params.yaml with the gate rules, report plots and sweep grids of `task` (binary: as
-    they are)."""
-    if task not in TASK_GATE:
-        return text, []
+    """params.yaml with the gate rules, report plots, train estimator and sweep grids of
+    `task` (binary: the template's own, left as they are)."""
     y = _yaml()
     doc = y.load(text)
+    notes = _retask_gate(doc, task) + _retask_train(doc, task) + _retask_grids(doc, task)
+    return (_dump(y, doc), notes) if notes else (text, [])
+
+
+def _retask_gate(doc, task: str) -> list[str]:
+    if task not in TASK_GATE:
+        return []
     gate, report = doc.get("gate"), doc.get("report")
     if gate is None or report is None:
         raise RatchetError(f"{PARAMS_FILE}: missing section 'gate' or 'report'")
     primary, rules = TASK_GATE[task]
     if gate.get("primary") == primary:
-        return text, []
+        return []
     gate["primary"] = primary
     gate["rules"] = {metric: _flow_map(rule) for metric, rule in rules.items()}
     report["plots"] = _flow_list(TASK_REPORT_PLOTS[task])
-    notes = [
+    return [
         f"gate.primary: {primary}; gate.rules: {', '.join(rules)} (the {task} defaults)",
         f"report.plots: {', '.join(TASK_REPORT_PLOTS[task])}",
     ]
-    if task == "regression":
-        for grid in (doc.get("sweep") or {}).get("grids") or []:
-            values = grid.get("train.estimator")
-            if values is not None and "logistic_regression" in values:
-                values[values.index("logistic_regression")] = "ridge"
-                notes.append("sweep.grids: the linear baseline is ridge (alpha = 1 / train.C)")
-    return _dump(y, doc), notes
+
+
+def _linear_for(value: Any, task: str) -> Any:
+    """Another task's linear baseline becomes this task's (ridge <-> logistic_regression)."""
+    return LINEAR[task] if value in LINEAR.values() else value
+
+
+def _retask_train(doc, task: str) -> list[str]:
+    train = doc.get("train") or {}
+    notes = []
+    if "estimator" in train and _linear_for(train["estimator"], task) != train["estimator"]:
+        train["estimator"] = LINEAR[task]
+        notes.append(f"train.estimator: {LINEAR[task]} (the {task} linear baseline)")
+    if task == "regression" and train.get("class_weight") is not None:
+        train["class_weight"] = None
+        notes.append("train.class_weight: null (class weights apply to classification)")
+    return notes
+
+
+def _retask_grids(doc, task: str) -> list[str]:
+    """Sweep grids whose every combination trains a `task` model: the linear baseline
+    swapped for the task's, class_weight values dropped for a regression."""
+    notes = []
+    grids = (doc.get("sweep") or {}).get("grids") or []
+    for i, grid in enumerate(grids):
+        values = grid.get("train.estimator")
+        if values is not None:
+            wanted = list(dict.fromkeys(_linear_for(v, task) for v in values))
+            if wanted != list(values):
+                values[:] = wanted
+                notes.append(
+                    f"sweep.grids[{i}]: train.estimator {', '.join(map(str, wanted))} "
+                    f"(the {task} linear baseline is {LINEAR[task]})"
+                )
+        weights = grid.get("train.class_weight")
+        if task == "regression" and weights is not None and weights != [None]:
+            del grid["train.class_weight"]
+            notes.append(f"sweep.grids[{i}]: dropped train.class_weight (classification only)")
+    grids[:] = [grid for grid in grids if grid]  # a grid of class weights alone is gone
+    return notes

@@ -26,10 +26,21 @@ def _grids(args: argparse.Namespace, doc: dict[str, Any]) -> list[sweep.Grid]:
     return params.parse_section("sweep", SweepParams, doc, args.params).grids
 
 
+def _task() -> str | None:
+    """The dataset's task, so a grid is checked against it; None without a readable contract
+    (the pipeline's validate stage says what is wrong with it)."""
+    from ratchet.dataset import contract
+
+    try:
+        return contract.current().task
+    except RatchetError:
+        return None
+
+
 def grid(args: argparse.Namespace) -> int:
     doc = params.read_yaml(args.params)
     grids = _grids(args, doc)
-    sweep.check(grids, doc, str(args.params))
+    sweep.check(grids, doc, str(args.params), _task())
     if args.format == "matrix":
         print(json.dumps(sweep.matrix(grids, args.prefix), separators=(",", ":")))
     elif args.format == "dvc":

@@ -3,7 +3,9 @@
 A grid maps params keys to the values to try; every combination is one experiment. The
 grids come from `params.yaml: sweep` or from `KEY=V1,V2` specs on the command line (the
 syntax of `dvc exp run -S`). They are checked before anything runs, so a typo in a key or
-a value the params model rejects fails in a second instead of after a queue of runs.
+a value the params model rejects fails in a second instead of after a queue of runs; so does
+an estimator that does not fit the dataset's task (ridge for a classifier, class_weight
+for a regression).
 Values are kept to plain tokens (letters, digits, `_ . + -`): they travel through a
 GitHub Actions matrix and a shell command line, where anything else would need quoting.
 """
@@ -85,8 +87,9 @@ def combos(grid: Grid) -> list[Combo]:
     return [Combo(tuple(zip(keys, vs, strict=True))) for vs in itertools.product(*grid.values())]
 
 
-def check(grids: list[Grid], doc: dict[str, Any], source: str) -> None:
-    """Every key names a params key, and every combination passes its section's model."""
+def check(grids: list[Grid], doc: dict[str, Any], source: str, task: str | None = None) -> None:
+    """Every key names a params key, and every combination passes its section's model (and,
+    given the dataset's task, trains a model of that task)."""
     for grid in grids:
         if not grid:
             raise RatchetError(f"{source}: a sweep grid is empty")
@@ -98,7 +101,7 @@ def check(grids: list[Grid], doc: dict[str, Any], source: str) -> None:
             for value in values:
                 render(value)
         for combo in combos(grid):
-            _check_combo(combo, doc, source)
+            _check_combo(combo, doc, source, task)
 
 
 def _has_key(doc: dict[str, Any], dotted: str) -> bool:
@@ -110,7 +113,7 @@ def _has_key(doc: dict[str, Any], dotted: str) -> bool:
     return True
 
 
-def _check_combo(combo: Combo, doc: dict[str, Any], source: str) -> None:
+def _check_combo(combo: Combo, doc: dict[str, Any], source: str, task: str | None) -> None:
     changed = copy.deepcopy(doc)
     for key, value in combo.values:
         *parents, leaf = key.split(".")
@@ -123,9 +126,14 @@ def _check_combo(combo: Combo, doc: dict[str, Any], source: str) -> None:
         if model is None:
             continue
         try:
-            params.parse_section(name, model, changed, source)
+            parsed = params.parse_section(name, model, changed, source)
         except RatchetError as exc:
             raise RatchetError(f"sweep {' '.join(combo.overrides())}: {exc}") from None
+        mismatch = (
+            task and isinstance(parsed, params.TrainParams) and params.task_mismatch(parsed, task)
+        )
+        if mismatch:
+            raise RatchetError(f"sweep {' '.join(combo.overrides())}: {source}: {mismatch}")
 
 
 def dvc_args(grid: Grid) -> list[str]:

@@ -23,7 +23,7 @@ from sklearn.pipeline import Pipeline, make_pipeline
 from sklearn.preprocessing import OneHotEncoder, OrdinalEncoder, StandardScaler
 
 from ratchet.core.errors import RatchetError
-from ratchet.core.params import TrainParams
+from ratchet.core.params import TrainParams, task_mismatch
 from ratchet.dataset import contract
 from ratchet.dataset.contract import Contract
 
@@ -63,25 +63,15 @@ TRUSTED_TYPES = frozenset(
 _ZIP_EPOCH = (1980, 1, 1, 0, 0, 0)
 
 
-LINEAR = {"binary": "logistic_regression", "multiclass": "logistic_regression",
-          "regression": "ridge"}  # fmt: skip  # each task's linear baseline
-
-
 def build_pipeline(
     p: TrainParams, numeric: list[str], categorical: list[str], task: str = "binary"
 ) -> Pipeline:
     """An unfitted Pipeline for the estimator chosen in params.yaml `train.estimator`:
     gradient boosting, or the task's linear baseline (logistic regression; ridge for
     regression, with alpha = 1 / C)."""
-    if p.estimator not in ("hist_gradient_boosting", LINEAR[task]):
-        raise RatchetError(
-            f"params.yaml: 'train.estimator': {p.estimator} does not fit a {task} task "
-            f"(use hist_gradient_boosting or {LINEAR[task]})"
-        )
-    if task == "regression" and p.class_weight is not None:
-        raise RatchetError(
-            "params.yaml: 'train.class_weight': applies to classification; null for regression"
-        )
+    mismatch = task_mismatch(p, task)
+    if mismatch:
+        raise RatchetError(f"params.yaml: {mismatch}")
     if p.estimator == "hist_gradient_boosting":
         # Trees need no scaling; categories become ordinal codes the booster splits natively.
         pre = ColumnTransformer(
