@@ -36,9 +36,10 @@ MODEL_FILE ?=
 # sweep.grids, e.g. GRID='train.max_depth=3,6 train.learning_rate=0.03,0.1'.
 JOBS ?= 2
 GRID ?=
-# `make exps`: sort the table by this metric, best first.
-SORT ?= roc_auc
-ORDER ?= desc
+# `make exps`: sort the table by this metric (default: gate.primary), best first; ORDER
+# (asc or desc) is needed only for a metric without a rule in gate.rules.
+SORT ?=
+ORDER ?=
 export BASE MODEL_FILE JOBS GRID SORT ORDER
 
 .PHONY: help setup repro pull push pr-report gate pr-comment model-check model-smoke model-shadow model-release serve image image-push monitor-batch drift drift-issue retrain-branch retrain-pr refresh-data sweep exps exp-best exp-matrix exp-run exp-pull exp-report exp-push bench test lint format clean
@@ -186,8 +187,9 @@ sweep: setup ## Queue the sweep grids (params.yaml or GRID=...), run them JOBS a
 	dvc exp run --run-all --jobs "$${JOBS}"
 	ratchet exp best
 
-exps: setup ## Table of this commit's experiments: what differs, sorted by SORT (default roc_auc)
-	dvc exp show --only-changed --sort-by "$${SORT}" --sort-order "$${ORDER}" --drop 'Created|State|Executor|train_.*|features|models/.*|data/.*'
+exps: setup ## Table of this commit's experiments: what differs, best SORT first (default gate.primary)
+	@sort="$$(ratchet exp sort $${SORT:+--metric "$${SORT}"} $${ORDER:+--order "$${ORDER}"})" || exit; \
+	dvc exp show --only-changed --sort-by "$${sort% *}" --sort-order "$${sort##* }" --drop 'Created|State|Executor|train_.*|features|models/.*|data/.*'
 
 exp-best: setup ## Rank this commit's experiments under the gate's rules (fails if one failed)
 	ratchet exp best

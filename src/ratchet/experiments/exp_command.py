@@ -1,7 +1,8 @@
 """`ratchet exp ...`: expand sweep grids, and rank experiments under the gate's rules.
 
 `ratchet exp grid` prints the sweep's combinations (for `dvc exp run --queue` or a GitHub
-Actions matrix); `ratchet exp best` ranks the experiments of the current commit (what
+Actions matrix); `ratchet exp sort` says how `make exps` sorts (the gate's primary metric,
+best first, whatever the task); `ratchet exp best` ranks the experiments of the current commit (what
 `dvc exp show` lists) and can turn the winner into a git branch, so it goes through the
 same pull-request gate as any other change.
 """
@@ -149,6 +150,12 @@ def best(args: argparse.Namespace) -> int:
     return 0 if ranked.winner and not ranked.failed else 1
 
 
+def sort(args: argparse.Namespace) -> int:
+    gate = params.section("gate", GateParams, args.params)
+    print(" ".join(ranking.sort_key(gate, args.metric, args.order)))
+    return 0
+
+
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     sub = parser.add_subparsers(dest="action", required=True, metavar="ACTION")
 
@@ -182,6 +189,17 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     b.add_argument("--logs", help="with --matrix: directory of NAME.log files of failed runs")
     b.add_argument("-o", "--output", help="also write the table (Markdown) to this file")
+
+    s = sub.add_parser(
+        "sort",
+        help="print `dvc exp show` sorting, best first: METRICS_FILE:METRIC asc|desc "
+        "(default: gate.primary in its rule's direction; what `make exps` sorts by)",
+    )
+    s.set_defaults(handler=sort)
+    s.add_argument("--metric", help="sort by this metric (default: gate.primary)")
+    s.add_argument(
+        "--order", choices=["asc", "desc"], help="needed for a metric without a gate rule"
+    )
 
 
 def command(args: argparse.Namespace) -> int:

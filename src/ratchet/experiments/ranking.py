@@ -198,6 +198,25 @@ def ranking_rule(gate: GateParams, metric: str | None, direction: str | None) ->
     return name, rule.direction
 
 
+METRIC_NAME = re.compile(r"^[A-Za-z0-9_.-]+$")
+ORDER = {"higher": "desc", "lower": "asc"}  # `dvc exp show --sort-order` of each direction
+
+
+def sort_key(gate: GateParams, metric: str | None, order: str | None) -> tuple[str, str]:
+    """`dvc exp show --sort-by/--sort-order` values that list the best experiment first: the
+    gate's metrics file and `gate.primary` (or `metric`), in its rule's direction unless
+    `order` (asc, desc) is given."""
+    name = metric or gate.primary
+    if not METRIC_NAME.match(name):
+        raise RatchetError(f"--metric {name!r}: a metric name is letters, digits and _ . -")
+    if order is None and name not in gate.rules:
+        raise RatchetError(
+            f"--metric {name!r} has no rule in gate.rules: say which way is better with "
+            "--order asc or desc (make exps: ORDER=)"
+        )
+    return f"{gate.metrics}:{name}", order or ORDER[gate.rules[name].direction]
+
+
 def markdown(r: Ranking, gate: GateParams, title: str) -> str:
     """The ranking as Markdown: readable in a terminal and in a GitHub job summary."""
     columns = [r.metric, *(m for m in gate.rules if m != r.metric)]
