@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import pytest
+import yaml
 
+from conftest import EXAMPLE
 from ratchet.core.errors import RatchetError
 from ratchet.core.params import GateParams, parse_section
+from ratchet.dataset import wiring
 from ratchet.experiments import ranking
 
 METRICS = "metrics/evaluate/metrics.json"
@@ -32,10 +35,11 @@ def exp_range(name, rev, train, metrics, executor=None):
             "name": name}  # fmt: skip
 
 
-def dump(*ranges):
-    base = state("b" * 40, BASE_TRAIN, BASE_METRICS, name="main")
+def dump(*ranges, metrics=BASE_METRICS):
+    """`dvc exp show --json` of a baseline with `metrics` and these experiments."""
+    base = state("b" * 40, BASE_TRAIN, metrics, name="main")
     base["experiments"] = list(ranges)
-    return [state("workspace", BASE_TRAIN, BASE_METRICS), base]
+    return [state("workspace", BASE_TRAIN, metrics), base]
 
 
 @pytest.fixture
@@ -148,3 +152,42 @@ def test_flatten_and_changed_params():
     base = ranking.Experiment("b", "b", "baseline", {"t.x": 1, "t.w": None}, None)
     exp = ranking.Experiment("e", "e", "success", {"t.x": 2, "t.w": True, "t.new": 0}, None)
     assert ranking.changed_params(exp, base) == ["t.new=0", "t.w=true", "t.x=2"]
+
+
+def task_gate(task: str) -> GateParams:
+    """The gate `ratchet init` writes for a task."""
+    text, _ = wiring.retask_params((EXAMPLE / "params.yaml").read_text(), task)
+    return parse_section("gate", GateParams, yaml.safe_load(text))
+
+
+def test_a_regression_ranks_by_rmse_lowest_first():
+    gate = task_gate("regression")
+    base = {"rmse": 53.6, "mae": 42.5, "r2": 0.46}
+    data = dump(
+        exp_range("shallow", "1" * 40, {"max_depth": 3}, {**base, "rmse": 52.2, "mae": 41.6}),
+        exp_range("ridge", "2" * 40, {"estimator": "ridge"}, {**base, "rmse": 53.0}),
+        exp_range("fast", "3" * 40, {"learning_rate": 0.1}, {**base, "rmse": 58.0}),
+        metrics=base,
+    )
+    r = ranked(gate, data)
+    assert (r.metric, r.direction) == ("rmse", "lower")
+    assert [x.exp.name for x in r.ranked] == ["shallow", "ridge", "fast"]
+    assert [x.passes for x in r.ranked] == [True, True, False]  # 58.0 is 8 % worse: > 5 %
+    text = ranking.markdown(r, gate, "t")
+    assert "ranked by **rmse** (lower is better)" in text
+    assert "| 1 | **shallow** | pass | 52.2000 (-1.4000) | 41.6000 (-0.9000) |" in text
+
+
+def test_a_multiclass_tie_on_macro_f1_goes_to_the_better_log_loss():
+    gate = task_gate("multiclass")
+    base = {"macro_f1": 0.92, "log_loss": 0.21, "accuracy": 0.92}
+    data = dump(
+        exp_range("a-loose", "1" * 40, {"C": 0.1}, {**base, "macro_f1": 1.0, "log_loss": 0.15}),
+        exp_range("b-sharp", "2" * 40, {"C": 1.0}, {**base, "macro_f1": 1.0, "log_loss": 0.05}),
+        exp_range("c-same", "3" * 40, {"seed": 1}, base),
+        metrics=base,
+    )
+    r = ranked(gate, data)
+    assert (r.metric, r.direction) == ("macro_f1", "higher")
+    assert [x.exp.name for x in r.ranked] == ["b-sharp", "a-loose", "c-same"]
+    assert ranked(gate, data, metric="log_loss").winner.exp.name == "b-sharp"

@@ -5,7 +5,8 @@ the baseline commit, and under it one entry per experiment with its params, metr
 executor state (success, failed, queued, running). Each finished experiment is checked
 with the gate's rules against the baseline's committed metrics, exactly as a pull request
 of it would be, and ranked: experiments that would pass the gate first, then by the
-ranking metric in its rule's direction. Failed experiments are listed with their error.
+ranking metric in its rule's direction (ties: by the gate's other metrics). Failed
+experiments are listed with their error.
 """
 
 from __future__ import annotations
@@ -166,14 +167,14 @@ def rank(
             checks = check_all(gate.rules, baseline.metrics, exp.metrics, exp.name)
             ranked.append(Ranked(exp, value, checks))
 
+    # Ties on the ranking metric (common on small test sets: macro_f1 of a few dozen rows)
+    # go to the better value of the gate's other metrics, in their rules' order.
+    tie_breaks = [(m, rule.direction) for m, rule in gate.rules.items() if m != metric]
+
     def key(r: Ranked):
-        v = r.value
-        return (
-            not r.passes,
-            v is None,
-            0.0 if v is None else (-v if direction == "higher" else v),
-            r.exp.name,
-        )
+        values = [(r.value, direction)]
+        values += [(number((r.exp.metrics or {}).get(m)), way) for m, way in tie_breaks]
+        return (not r.passes, *(k for v, way in values for k in _order(v, way)), r.exp.name)
 
     return Ranking(
         baseline=baseline,
@@ -183,6 +184,13 @@ def rank(
         failed=sorted(failed, key=lambda f: f[0].name),
         unfinished=sorted(unfinished, key=lambda e: e.name),
     )
+
+
+def _order(value: float | None, direction: str) -> tuple[bool, float]:
+    """Sort key of one metric value: best first, missing last."""
+    if value is None:
+        return (True, 0.0)
+    return (False, -value if direction == "higher" else value)
 
 
 def ranking_rule(gate: GateParams, metric: str | None, direction: str | None) -> tuple[str, str]:
