@@ -171,9 +171,10 @@ def rollback(args: argparse.Namespace) -> int:
 
 def _metrics_at(ctx: Context, commit: str) -> str:
     try:
-        return modelcard.headline(modelcard.facts(ctx.root, commit).metrics)
+        f = modelcard.facts(ctx.root, commit)
     except RatchetError:
         return "(no metrics)"
+    return modelcard.headline(f.metrics, f.task)
 
 
 def list_versions(args: argparse.Namespace) -> int:
