@@ -92,6 +92,11 @@ def _measure(column: str, check: str) -> Callable[[pd.DataFrame], float]:
         return lambda df: float(df[column].nunique(dropna=True) / max(len(df), 1))
     if check == "distinct":  # e.g. every class of a multiclass target present
         return lambda df: float(df[column].nunique(dropna=True))
+    if check in ("min_class_share", "max_class_share"):  # class balance of a class target
+        pick = min if check.startswith("min") else max
+        return lambda df: float(pick(df[column].value_counts(normalize=True), default=0.0))
+    if check == "zero_share":  # e.g. a target filled with 0 by a broken join
+        return lambda df: float((pd.to_numeric(df[column], errors="coerce") == 0).mean())
     if check == "label_rate":
         return lambda df: float(pd.to_numeric(df[column], errors="coerce").mean())
     if check == "median":
