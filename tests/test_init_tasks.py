@@ -44,11 +44,16 @@ def test_init_rewires_plots_and_gate_for_the_task():
     doc = yaml.safe_load(text)
     assert doc["gate"]["primary"] == "rmse"
     assert doc["gate"]["rules"]["mae"] == {"direction": "lower", "max_relative_regression": 0.05}
-    assert doc["report"]["plots"] == ["Predicted-vs-Actual"]
+    assert doc["report"]["plots"] == [
+        "Predicted-vs-Actual", "Residuals", "Residual-Histogram", "Feature-Importance",
+    ]  # fmt: skip
     assert doc["sweep"]["grids"][1]["train.estimator"] == ["ridge"]
-    text, _ = wiring.retask_pipeline(dvc, "multiclass")
+    text, _ = wiring.retask_pipeline(dvc, "multiclass", ["a", "b", "c"])
     plots = yaml.safe_load(text)["plots"]
-    assert [next(iter(p)) for p in plots] == ["Confusion-Matrix", "Feature-Importance"]
+    assert [next(iter(p)) for p in plots] == [
+        "Confusion-Matrix", "Confusion-Matrix-Normalized", "Precision-Recall-by-Class",
+        "Feature-Importance",
+    ]  # fmt: skip
 
 
 def test_init_drafts_class_balance_and_zero_share_expectations():

@@ -64,10 +64,10 @@ def test_metric_keys_of_class_names():
 @pytest.mark.parametrize(
     ("task", "plots", "linear"),
     [
-        ("multiclass", ["sklearn/confusion_matrix.json", "custom/importance.json"],
-         "logistic_regression"),
+        ("multiclass", ["sklearn/confusion_matrix.json", "custom/importance.json",
+                        "sklearn/precision_recall_by_class/a.json"], "logistic_regression"),
         ("regression", ["custom/predicted_actual.json", "custom/residuals.json",
-                        "custom/importance.json"], "ridge"),
+                        "custom/residual_histogram.json", "custom/importance.json"], "ridge"),
     ],
 )  # fmt: skip
 def test_train_and_evaluate_per_task(tmp_path, repo_params, monkeypatch, task, plots, linear):

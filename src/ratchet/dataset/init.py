@@ -765,7 +765,8 @@ def command(args: argparse.Namespace) -> int:
 
     _self_check(drafted, source, len(frame))
     dvc_new, pipeline_notes = wiring.rewire_pipeline(dvc_text, raw_path, name)
-    dvc_new, plot_notes = wiring.retask_pipeline(dvc_new, drafted.task)
+    keys = [contract.class_key(n) for n in drafted.class_names] if drafted.spec.labels else []
+    dvc_new, plot_notes = wiring.retask_pipeline(dvc_new, drafted.task, keys)
     params_new, params_notes = wiring.retune_params(
         Path(args.params).read_text(encoding="utf-8"), len(frame), gate=not adapted
     )
