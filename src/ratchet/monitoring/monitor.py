@@ -55,8 +55,8 @@ def prediction_columns(outputs: dict[str, np.ndarray], task: str) -> dict[str, n
     """The per-row outputs (`predict.outputs`) whose distributions drift is checked on.
 
     binary: the score (its label is a threshold of it). multiclass: the predicted class,
-    renamed so it cannot be read as the target, and each class's probability (the top
-    probability, `score`, is left out: it moves only when the proba columns do).
+    renamed so it cannot be read as the target, and each class's probability in class
+    order (the top probability, `score`, is left out: it moves only when they do).
     regression: the prediction.
     """
     if task == "binary":
@@ -64,7 +64,7 @@ def prediction_columns(outputs: dict[str, np.ndarray], task: str) -> dict[str, n
     if task == "regression":
         return {PREDICTION: outputs["prediction"]}
     probabilities = {k: v for k, v in outputs.items() if k not in ("label", "score")}
-    return {PREDICTED_CLASS: outputs["label"], **dict(sorted(probabilities.items()))}
+    return {PREDICTED_CLASS: outputs["label"], **probabilities}
 
 
 def sample(batch: Batch, rows: int, seed: int) -> Batch:
