@@ -79,8 +79,6 @@ def refusals(repo: Path, task: str) -> None:
     for args, verb in (
         (["score", "--input", "x.csv", "--output", "y.parquet"], "scored"),
         (["serve"], "served"),
-        (["drift"], "monitored"),
-        (["model", "smoke", "--latest"], "smoke-tested"),
     ):
         done = run([str(BIN / "ratchet"), *args], repo, check=False)
         assert done.returncode != 0

@@ -66,8 +66,6 @@ BINARY_ONLY = {
     "score": "scored",
     "shadow": "compared",
     "serve": "served",
-    "drift": "monitored",
-    "model smoke": "smoke-tested",
 }
 
 
