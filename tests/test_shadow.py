@@ -119,6 +119,7 @@ def test_agreement_floor_unlabelled_batch_and_bad_rows(workdir, model_file, othe
     assert shadow(*args, "--min-agreement", "0.5", "--top", "0") == 0
     out = capsys.readouterr().out
     assert "at least the required 50.00 %" in out and "disagreements" not in out
+    assert "same score" not in out  # --top 0 lists none; it does not claim there are none
     same = ["--candidate", str(model_file), "--baseline", str(model_file), "--input", "new.csv"]
     assert shadow(*same) == 0
     assert "Both versions give every row the same score." in capsys.readouterr().out

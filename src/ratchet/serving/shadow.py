@@ -2,8 +2,11 @@
 
 The batch goes through the same validation and feature function as `ratchet score`, once,
 and both models score the same rows. The report (Markdown, for a pull request or an issue)
-says how often the two agree at the decision threshold, how the score distribution moves,
-which rows disagree most and, when the batch carries labels, each version's metrics.
+says how often the two agree (binary: the same label at the decision threshold;
+multiclass: the same class; regression: predictions within `shadow.tolerance`), how the
+outputs move, which rows disagree most and, when the batch carries labels, each version's
+metrics. The numbers come from `ratchet.serving.agreement`; this module reads, scores and
+writes.
 """
 
 from __future__ import annotations
@@ -155,8 +158,8 @@ BODY = {"binary": _binary_body, "multiclass": _multiclass_body, "regression": _r
 
 def _disagreements(result: dict, task: str) -> list[str]:
     rows = result["top_disagreements"]
-    if not rows:
-        return ["", SAME[task]]
+    if not rows:  # none to list: say so only when none exist (`--top 0` lists none either)
+        return ["", SAME[task]] if _identical(result, task) else []
     title, head, cells = DISAGREEMENT[task]
     labelled = "label" in rows[0]
     lines = [
@@ -175,6 +178,14 @@ def _disagreements(result: dict, task: str) -> list[str]:
             + (f" {_label(row['label'])} |" if labelled else "")
         )
     return lines
+
+
+def _identical(result: dict, task: str) -> bool:
+    if task == "binary":
+        return result["scores"]["max_abs_change"] == 0
+    if task == "multiclass":
+        return result["agreement"] == 1
+    return result["differences"]["max_abs"] == 0
 
 
 SAME = {
@@ -274,7 +285,6 @@ def load(spec: str, repo: Path) -> tuple[object, Side, loading.ModelRef | None]:
         return pipeline, Side(spec, loading.file_version(spec)), None
     version = spec if events.VERSION_RE.match(spec) else None
     pipeline, ref = loading.load_file_or_registered(None, version, spec, repo)
-    model.binary_only(pipeline, "compared")
     return pipeline, Side(spec, ref.version, ref.commit), ref
 
 
