@@ -21,8 +21,8 @@ from ratchet.core.params import GateParams, parse_section, read_yaml
 from ratchet.dataset import contract, features, sample, schema, validation
 from ratchet.pipeline import model
 from ratchet.serving.agreement import compare_multiclass, compare_regression
-from ratchet.serving.shadow import Side, compare, markdown
-from task_fixtures import raw_rows, toy_model
+from ratchet.serving.shadow import Side, check_comparable, compare, markdown
+from task_fixtures import raw_rows, toy_contract, toy_model
 
 
 @pytest.fixture(scope="module")
@@ -327,3 +327,17 @@ def test_two_model_files_need_no_contract_on_disk(tmp_path, toy_models):
     )  # fmt: skip
     assert done.returncode == 0, done.stderr
     assert "Batch `rows.csv`, 50 rows, 3 classes." in done.stdout
+
+
+def test_check_comparable_names_what_differs():
+    multi, side = toy_contract("multiclass"), Side("x.skops", "v2", None)
+    check_comparable(multi, toy_contract("multiclass"), side, side)  # same: no error
+    with pytest.raises(RatchetError, match="v2 is a regression model and v2 a multiclass one"):
+        check_comparable(multi, toy_contract("regression"), side, side)
+    with pytest.raises(RatchetError, match="trained on different datasets"):
+        check_comparable(multi, toy_contract("multiclass", name="other"), side, side)
+    spec = multi.spec.model_dump(mode="json")
+    spec["labels"] = {"a": 0, "c": 1, "b": 2}
+    spec["columns"]["y"]["categories"] = ["a", "c", "b"]
+    with pytest.raises(RatchetError, match="predicts the classes a, c, b and v2 a, b, c"):
+        check_comparable(multi, contract.parse(spec), side, side)
