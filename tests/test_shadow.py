@@ -213,6 +213,7 @@ def test_compare_regression_against_numpy_and_scipy():
     y = np.array([11.0, 19.0, 29.0, 41.0])
     result = compare_regression(ids, base, cand, tolerance=1.0, labels=y, top=2)
     assert result["agreement"] == 0.75  # |Δ| 0.5, 1.0 (at the tolerance: agrees), 0, 4
+    assert result["beyond_tolerance"] == 1
     assert result["tolerance"] == {"value": 1.0, "auto": False}
     d = result["differences"]
     assert d["mean_abs"] == 1.375 and d["max_abs"] == 4.0 and d["mean"] == 0.875

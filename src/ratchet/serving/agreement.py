@@ -175,6 +175,7 @@ def compare_regression(
         "rows": len(ids),
         "tolerance": {"value": tolerance, "auto": auto},
         "agreement": float(np.mean(within)),
+        "beyond_tolerance": int(np.sum(~within)),
         "predictions": {"baseline": describe(baseline), "candidate": describe(candidate)},
         "differences": {
             "mean": float(np.mean(delta)),  # candidate minus baseline: a systematic shift

@@ -139,14 +139,13 @@ def _multiclass_body(result: dict) -> list[str]:
 
 def _regression_body(result: dict) -> list[str]:
     p, d = result["predictions"], result["differences"]
-    beyond = round(result["rows"] * (1 - result["agreement"]))
     return [
         "| prediction | baseline | candidate |",
         "|---|---:|---:|",
         *(f"| {k} | {_num(p['baseline'][k])} | {_num(p['candidate'][k])} |" for k in p["baseline"]),
         "",
         f"- Within ±{_num(result['tolerance']['value'])}: **{_pct(result['agreement'])}** "
-        f"of rows ({beyond:,} differ by more).",
+        f"of rows ({result['beyond_tolerance']:,} differ by more).",
         f"- Difference per row (candidate - baseline): mean {_num(d['mean'])}, "
         f"mean |Δ| {_num(d['mean_abs'])}, max |Δ| {_num(d['max_abs'])}"
         + (f"; Pearson correlation {d['pearson']:.4f}." if d["pearson"] is not None else "."),
