@@ -64,7 +64,6 @@ COMMANDS: dict[str, tuple[str, str]] = {
 # Commands built for binary models only so far, and what they would do with a model.
 BINARY_ONLY = {
     "score": "scored",
-    "shadow": "compared",
     "serve": "served",
 }
 

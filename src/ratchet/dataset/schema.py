@@ -41,6 +41,10 @@ _DTYPES = {
 
 def __getattr__(name: str):
     """ID, TARGET, LABELS, CATEGORICAL, TEXT_COLUMNS, EXPECTATIONS of the contract in force."""
+    # Any other name is plainly absent: tools that probe modules by name (skops does, while
+    # loading) must not need a contract on disk to hear so.
+    if name not in ("ID", "TARGET", "LABELS", "CATEGORICAL", "TEXT_COLUMNS", "EXPECTATIONS"):
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
     c = contract.current()
     if name == "ID":
         return c.id
