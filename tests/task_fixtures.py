@@ -33,10 +33,13 @@ def toy_contract(task: str, name: str = "toy") -> contract.Contract:
     })  # fmt: skip
 
 
-def toy_table(task: str, rows: int = 300, seed: int = 0) -> pd.DataFrame:
-    """A validated table (multiclass labels already numbered 0, 1, 2)."""
+def toy_table(task: str, rows: int = 300, seed: int = 0, shift: float = 0.0) -> pd.DataFrame:
+    """A validated table (multiclass labels already numbered 0, 1, 2).
+
+    `shift` moves x1 (and so y) by that many standard deviations: a drifted world.
+    """
     rng = np.random.default_rng(seed)
-    x1, x2 = rng.normal(size=rows), rng.normal(size=rows)
+    x1, x2 = rng.normal(size=rows) + shift, rng.normal(size=rows)
     g = pd.array(rng.choice(["p", "q"], rows), dtype="string[pyarrow]")
     if task == "multiclass":
         y = pd.array(np.digitize(x1 + 0.3 * x2, [-0.4, 0.4]), dtype="Int64")
@@ -45,9 +48,9 @@ def toy_table(task: str, rows: int = 300, seed: int = 0) -> pd.DataFrame:
     return pd.DataFrame({"x1": x1, "x2": x2, "g": g, "y": y})
 
 
-def raw_rows(task: str, rows: int = 300, seed: int = 0) -> pd.DataFrame:
+def raw_rows(task: str, rows: int = 300, seed: int = 0, shift: float = 0.0) -> pd.DataFrame:
     """The same rows as a user's file holds them: class names, not numbers."""
-    table = toy_table(task, rows, seed)
+    table = toy_table(task, rows, seed, shift)
     if task == "multiclass":
         names = np.array(list(CLASSES), dtype=object)
         table["y"] = names[table["y"].to_numpy(dtype="int64")]

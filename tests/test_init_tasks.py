@@ -44,8 +44,26 @@ def test_init_rewires_plots_and_gate_for_the_task():
     doc = yaml.safe_load(text)
     assert doc["gate"]["primary"] == "rmse"
     assert doc["gate"]["rules"]["mae"] == {"direction": "lower", "max_relative_regression": 0.05}
-    assert doc["report"]["plots"] == ["Predicted-vs-Actual"]
+    assert doc["report"]["plots"] == [
+        "Predicted-vs-Actual", "Residuals", "Residual-Histogram", "Feature-Importance",
+    ]  # fmt: skip
     assert doc["sweep"]["grids"][1]["train.estimator"] == ["ridge"]
-    text, _ = wiring.retask_pipeline(dvc, "multiclass")
+    text, _ = wiring.retask_pipeline(dvc, "multiclass", ["a", "b", "c"])
     plots = yaml.safe_load(text)["plots"]
-    assert [next(iter(p)) for p in plots] == ["Confusion-Matrix", "Feature-Importance"]
+    assert [next(iter(p)) for p in plots] == [
+        "Confusion-Matrix", "Confusion-Matrix-Normalized", "Precision-Recall-by-Class",
+        "Feature-Importance",
+    ]  # fmt: skip
+
+
+def test_init_drafts_class_balance_and_zero_share_expectations():
+    classes = pd.DataFrame({"x": [str(i) for i in range(100)],
+                            "y": ["a"] * 50 + ["b"] * 30 + ["c"] * 20})  # fmt: skip
+    drafted = {e["check"]: e for e in init.draft(classes, "y")["expectations"]}
+    assert drafted["distinct"]["min"] == drafted["distinct"]["max"] == 3
+    assert drafted["min_class_share"]["min"] == 0.1  # half the rarest class's 20 %
+    assert drafted["max_class_share"]["max"] == 0.75  # 1.5 times the commonest's 50 %
+    numbers = pd.DataFrame({"x": [str(i) for i in range(100)],
+                            "y": [f"{i * 0.5:.1f}" for i in range(100)]})  # fmt: skip
+    drafted = {e["check"]: e for e in init.draft(numbers, "y")["expectations"]}
+    assert drafted["zero_share"]["max"] == 0.06  # one 0 in 100 rows, plus 5 points

@@ -230,3 +230,55 @@ def test_shadow_without_a_batch_uses_the_candidates_held_out_rows(repo, tmp_path
     missing = ratchet(repo, "shadow", "--candidate", "models/model.skops", check=False)
     assert missing.returncode == 2
     assert "--input is required when the candidate is a model file" in missing.stderr
+
+
+# --- multiclass and regression versions: registered from `ratchet init` on toy data --------
+
+
+@pytest.fixture(scope="module", params=["multiclass", "regression"])
+def task_repo(request, tmp_path_factory) -> tuple[str, Path]:
+    """A project adopted to the toy data of the task, its pipeline run, v1.0.0 in dev."""
+    from conftest import BIN, make_template_repo
+    from task_fixtures import raw_rows
+
+    task = request.param
+    base = tmp_path_factory.mktemp(task)
+    repo = make_template_repo(base / "repo", rows=1_000)
+    # 2,000 rows: a training split above 1,000 rows, so drift compares by effect size.
+    raw_rows(task, 2_000, seed=0).to_csv(base / "toy.csv", index=False)
+    run([str(BIN / "ratchet"), "init", "--from", str(base / "toy.csv"), "--target", "y"], repo)
+    commit_pipeline(repo, "toy data")
+    ratchet(repo, "model", "register")
+    ratchet(repo, "model", "promote", "v1.0.0", "--to", "dev")
+    raw_rows(task, 1_500, seed=2).to_csv(base / "same.csv", index=False)
+    raw_rows(task, 1_500, seed=3, shift=1.0).to_csv(base / "shifted.csv", index=False)
+    return task, repo
+
+
+def test_smoke_test_of_a_task_version(task_repo):
+    task, repo = task_repo
+    out = ratchet(repo, "model", "smoke", "--stage", "dev", "--rows", "300").stdout
+    assert out.startswith("smoke test passed: toy-model v1.0.0 (")
+    if task == "multiclass":
+        assert "predicted 300 rows, classes a " in out and "mean top probability" in out
+    else:
+        assert "predicted 300 rows, mean prediction " in out
+
+
+def test_drift_of_a_task_version_against_its_training_split(task_repo, tmp_path):
+    task, repo = task_repo
+    verdicts = {}
+    for batch in ("same", "shifted"):
+        out = tmp_path / batch
+        args = ["--current", str(repo.parent / f"{batch}.csv"), "--output-dir", str(out)]
+        result = ratchet(repo, "drift", "--stage", "dev", *args, check=False)
+        summary = json.loads((out / "drift.json").read_text())
+        verdicts[batch] = (result.returncode, summary["verdict"], summary["drifted_columns"])
+        assert summary["reference"]["source"] == "stage dev"
+        headline = "predicted_class" if task == "multiclass" else "prediction"
+        assert summary["prediction_drift"]["column"] == headline
+        assert summary["prediction_drift"]["drifted"] == (batch == "shifted")
+        # Labels are compared too: class names (multiclass) or numbers (regression).
+        assert summary["target_drift"]["column"] == "y"
+        assert summary["target_drift"]["drifted"] == (batch == "shifted")
+    assert verdicts == {"same": (0, "no drift", []), "shifted": (1, "drift", ["x1"])}

@@ -8,6 +8,7 @@ import json
 import numpy as np
 import pandas as pd
 import pytest
+import yaml
 from sklearn import metrics as skm
 
 from conftest import project_files
@@ -63,10 +64,10 @@ def test_metric_keys_of_class_names():
 @pytest.mark.parametrize(
     ("task", "plots", "linear"),
     [
-        ("multiclass", ["sklearn/confusion_matrix.json", "custom/importance.json"],
-         "logistic_regression"),
+        ("multiclass", ["sklearn/confusion_matrix.json", "custom/importance.json",
+                        "sklearn/precision_recall_by_class/a.json"], "logistic_regression"),
         ("regression", ["custom/predicted_actual.json", "custom/residuals.json",
-                        "custom/importance.json"], "ridge"),
+                        "custom/residual_histogram.json", "custom/importance.json"], "ridge"),
     ],
 )  # fmt: skip
 def test_train_and_evaluate_per_task(tmp_path, repo_params, monkeypatch, task, plots, linear):
@@ -127,3 +128,44 @@ def test_commands_built_for_binary_refuse_a_model_of_another_task(tmp_path, repo
     loaded = model.load(tmp_path / "m.skops")  # the checkout's contract is binary
     with pytest.raises(RatchetError, match=r"^regression models are not served yet \(binary"):
         model.binary_only(loaded, "served")
+
+
+def test_a_class_missing_from_the_test_split_is_one_line_naming_it():
+    table = toy_table("multiclass", rows=300)
+    rare = table.index[table["y"] == 2][2:]  # class c keeps only 2 rows
+    table = table.drop(index=rare).reset_index(drop=True)
+    with contract.use(toy_contract("multiclass")), pytest.raises(RatchetError) as err:
+        split(table, FeaturizeParams(test_size=0.1, seed=0))
+    assert str(err.value).startswith("column 'y': class 'c' has no rows in the test split")
+
+
+@pytest.mark.parametrize(
+    ("task", "check", "bounds", "passes"),
+    [
+        ("multiclass", "min_class_share", {"min": 0.2}, True),
+        ("multiclass", "min_class_share", {"min": 0.4}, False),
+        ("multiclass", "max_class_share", {"max": 0.3}, False),
+        ("regression", "zero_share", {"max": 0.0}, True),
+    ],
+)  # fmt: skip
+def test_class_balance_and_zero_share_expectations(task, check, bounds, passes):
+    from ratchet.dataset import schema
+
+    table = toy_table(task)
+    shares = table["y"].value_counts(normalize=True)
+    expectation = {"column": "y", "check": check, "why": "t", **bounds}
+    document = yaml.safe_load(toy_contract(task).text)
+    document["expectations"] = [expectation]
+    with contract.use(contract.parse(document)):
+        (e,) = schema.expectations()
+        measured = e.measure(table)
+    expected = {"min_class_share": shares.min(), "max_class_share": shares.max()}.get(check, 0.0)
+    assert measured == pytest.approx(expected)
+    assert e.holds(measured) is passes
+
+
+def test_class_share_checks_need_a_class_target():
+    document = yaml.safe_load(toy_contract("regression").text)
+    document["expectations"] = [{"column": "y", "check": "min_class_share", "min": 0.1, "why": "t"}]
+    with pytest.raises(RatchetError, match="min_class_share applies to a class target only"):
+        contract.parse(document)

@@ -79,8 +79,6 @@ def refusals(repo: Path, task: str) -> None:
     for args, verb in (
         (["score", "--input", "x.csv", "--output", "y.parquet"], "scored"),
         (["serve"], "served"),
-        (["drift"], "monitored"),
-        (["model", "smoke", "--latest"], "smoke-tested"),
     ):
         done = run([str(BIN / "ratchet"), *args], repo, check=False)
         assert done.returncode != 0
@@ -96,9 +94,14 @@ def test_multiclass_wine(tmp_path):
     assert m["macro_f1"] > 0.85 and m["log_loss"] < 0.5
     assert {"precision_barolo", "recall_barbera", "roc_auc_ovr"} <= set(m)
     dvc = yaml.safe_load((repo / "dvc.yaml").read_text())
-    assert [next(iter(p)) for p in dvc["plots"]] == ["Confusion-Matrix", "Feature-Importance"]
+    assert [next(iter(p)) for p in dvc["plots"]] == [
+        "Confusion-Matrix", "Confusion-Matrix-Normalized", "Precision-Recall-by-Class",
+        "Feature-Importance",
+    ]  # fmt: skip
     plots = repo / "metrics/evaluate/plots"
     assert (plots / "sklearn/confusion_matrix.json").is_file()
+    for cultivar in ("barbera", "barolo", "grignolino"):
+        assert (plots / f"sklearn/precision_recall_by_class/{cultivar}.json").is_file()
     assert not (plots / "sklearn/roc.json").exists()
     params = yaml.safe_load((repo / "params.yaml").read_text())
     assert params["gate"]["primary"] == "macro_f1"
@@ -115,9 +118,9 @@ def test_regression_diabetes(tmp_path):
     assert m["r2"] > 0.2
     dvc = yaml.safe_load((repo / "dvc.yaml").read_text())
     assert [next(iter(p)) for p in dvc["plots"]] == [
-        "Predicted-vs-Actual", "Residuals", "Feature-Importance",
+        "Predicted-vs-Actual", "Residuals", "Residual-Histogram", "Feature-Importance",
     ]  # fmt: skip
-    for name in ("predicted_actual", "residuals", "importance"):
+    for name in ("predicted_actual", "residuals", "residual_histogram", "importance"):
         assert (repo / f"metrics/evaluate/plots/custom/{name}.json").is_file()
     params = yaml.safe_load((repo / "params.yaml").read_text())
     assert params["gate"]["primary"] == "rmse"

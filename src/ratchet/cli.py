@@ -64,10 +64,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
 # Commands built for binary models only so far, and what they would do with a model.
 BINARY_ONLY = {
     "score": "scored",
-    "shadow": "compared",
     "serve": "served",
-    "drift": "monitored",
-    "model smoke": "smoke-tested",
 }
 
 

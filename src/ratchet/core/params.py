@@ -110,6 +110,8 @@ class ShadowParams(_Section):
 
     top: Annotated[int, Field(ge=0, le=1000)]
     min_agreement: Annotated[float, Field(ge=0.0, le=1.0)] | None = None
+    # Regression: predictions at most this far apart (target units) agree; None: automatic.
+    tolerance: Annotated[float, Field(ge=0.0)] | None = None
 
 
 class MetricRule(_Section):

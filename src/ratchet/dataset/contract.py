@@ -40,6 +40,7 @@ Role = Literal["feature", "ignore", "id", "target"]
 # Dataset-level checks: measure(column) must lie in [min, max].
 MEASURES = (
     "mean", "median", "null_share", "unique_share", "label_rate", "min", "max", "std", "distinct",
+    "min_class_share", "max_class_share", "zero_share",
 )  # fmt: skip
 _QUANTILE = re.compile(r"^p(\d{1,2})$")  # p5, p95: quantiles
 TASKS_BUILT = ("binary", "multiclass", "regression")  # tasks the pipeline trains today
@@ -281,6 +282,12 @@ def parse(document: Any, where: str = CONTRACT_FILE, text: str | None = None) ->
         if e.check == "label_rate" and (e.column != spec.target or spec.task != "binary"):
             raise RatchetError(
                 f"{where}: 'expectations[{i}].check': label_rate applies to a binary target only"
+            )
+        if e.check.endswith("_class_share") and (
+            e.column != spec.target or spec.task == "regression"
+        ):
+            raise RatchetError(
+                f"{where}: 'expectations[{i}].check': {e.check} applies to a class target only"
             )
     if text is None:
         text = yaml.safe_dump(dict(document), sort_keys=False, allow_unicode=True)

@@ -264,7 +264,7 @@ def draft(
         labels, target_spec, first = _multiclass_target(profiles[target], target, source)
     else:
         labels, target_spec, positive = _target(profiles[target], target, source)
-        first = _label_rate(profiles[target], target, labels, positive)
+        first = [_label_rate(profiles[target], target, labels, positive)]
     if id is not None:
         p = profiles[id]
         if p.nulls or p.values.duplicated().any():
@@ -288,7 +288,7 @@ def draft(
         else:
             specs[column] = _column_spec(p, rows, ranges.get(column))
 
-    expectations = [first]
+    expectations = list(first)
     if id is not None:
         expectations.append(
             {"column": id, "check": "unique_share", "min": 1.0,
@@ -406,13 +406,20 @@ def _multiclass_target(p: _Profile, target: str, source: str):
         "categories": names,
         "why": f"{len(names)} classes, numbered in sorted order (inferred: review)",
     }
-    rarest = counts.min() / counts.sum()
-    expectation = {
-        "column": target, "check": "distinct", "min": len(names), "max": len(names),
-        "why": f"every one of the {len(names)} classes is present (the rarest is {rarest:.1%} "
-               "of rows in the drafted file); a missing class cannot be learned or tested",
-    }  # fmt: skip
-    return labels, spec, expectation
+    rarest, commonest = counts.min() / counts.sum(), counts.max() / counts.sum()
+    expectations = [
+        {"column": target, "check": "distinct", "min": len(names), "max": len(names),
+         "why": f"every one of the {len(names)} classes is present; a missing class cannot be "
+                "learned or tested"},
+        {"column": target, "check": "min_class_share", "min": _quantize(rarest / 2, up=False),
+         "why": f"the rarest class is {rarest:.1%} of rows in the drafted file; under half of "
+                "that points to a broken label join or another population (inferred: review)"},
+        {"column": target, "check": "max_class_share",
+         "max": _quantize(min(1.0, commonest * 1.5), up=True),
+         "why": f"the commonest class is {commonest:.1%} of rows in the drafted file; far more "
+                "means the other classes went missing (inferred: review)"},
+    ]  # fmt: skip
+    return labels, spec, expectations
 
 
 def _label_text(value: Any) -> str:
@@ -437,12 +444,16 @@ def _regression_target(p: _Profile, target: str, source: str):
     mean = float(values.mean())
     lo, hi = widen(min(float(values.quantile(0.25)), mean),
                    max(float(values.quantile(0.75)), mean), False)  # fmt: skip
-    expectation = {
-        "column": target, "check": "mean", "min": lo, "max": hi,
-        "why": f"mean {mean:g} in the drafted file; far outside its quartiles means a changed "
-               "unit or another population (inferred: review)",
-    }  # fmt: skip
-    return None, spec, expectation
+    zeros = float((values == 0).mean())
+    expectations = [
+        {"column": target, "check": "mean", "min": lo, "max": hi,
+         "why": f"mean {mean:g} in the drafted file; far outside its quartiles means a changed "
+                "unit or another population (inferred: review)"},
+        {"column": target, "check": "zero_share", "max": null_ceiling(zeros),
+         "why": f"{zeros:.1%} of targets are 0 in the drafted file; many more means missing "
+                "values written as 0 (inferred: review)"},
+    ]  # fmt: skip
+    return None, spec, expectations
 
 
 def _no_missing(p: _Profile, target: str, source: str) -> None:
@@ -578,7 +589,8 @@ def render(document: dict[str, Any], source: str, rows: int, date: str) -> str:
         "",
         "# What a healthy extract looks like as a whole: a breach usually means a broken join, a",
         "# changed unit or a partial export, not a bad row. check: mean, median, pNN (quantile),",
-        "# min, max, std, null_share, unique_share, label_rate (target). Policy (error or warn) is",
+        "# min, max, std, null_share, unique_share, label_rate (binary target), min_class_share /",
+        "# max_class_share (class target), zero_share. Policy (error or warn) is",
         '# per key "column.check" in params.yaml validate.policy; row counts live there too.',
         "expectations:",
     ]
@@ -753,7 +765,8 @@ def command(args: argparse.Namespace) -> int:
 
     _self_check(drafted, source, len(frame))
     dvc_new, pipeline_notes = wiring.rewire_pipeline(dvc_text, raw_path, name)
-    dvc_new, plot_notes = wiring.retask_pipeline(dvc_new, drafted.task)
+    keys = [contract.class_key(n) for n in drafted.class_names] if drafted.spec.labels else []
+    dvc_new, plot_notes = wiring.retask_pipeline(dvc_new, drafted.task, keys)
     params_new, params_notes = wiring.retune_params(
         Path(args.params).read_text(encoding="utf-8"), len(frame), gate=not adapted
     )

@@ -41,6 +41,10 @@ _DTYPES = {
 
 def __getattr__(name: str):
     """ID, TARGET, LABELS, CATEGORICAL, TEXT_COLUMNS, EXPECTATIONS of the contract in force."""
+    # Any other name is plainly absent: tools that probe modules by name (skops does, while
+    # loading) must not need a contract on disk to hear so.
+    if name not in ("ID", "TARGET", "LABELS", "CATEGORICAL", "TEXT_COLUMNS", "EXPECTATIONS"):
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
     c = contract.current()
     if name == "ID":
         return c.id
@@ -92,6 +96,11 @@ def _measure(column: str, check: str) -> Callable[[pd.DataFrame], float]:
         return lambda df: float(df[column].nunique(dropna=True) / max(len(df), 1))
     if check == "distinct":  # e.g. every class of a multiclass target present
         return lambda df: float(df[column].nunique(dropna=True))
+    if check in ("min_class_share", "max_class_share"):  # class balance of a class target
+        pick = min if check.startswith("min") else max
+        return lambda df: float(pick(df[column].value_counts(normalize=True), default=0.0))
+    if check == "zero_share":  # e.g. a target filled with 0 by a broken join
+        return lambda df: float((pd.to_numeric(df[column], errors="coerce") == 0).mean())
     if check == "label_rate":
         return lambda df: float(pd.to_numeric(df[column], errors="coerce").mean())
     if check == "median":

@@ -8,7 +8,7 @@ from __future__ import annotations
 import io
 import os
 import tempfile
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -195,6 +195,8 @@ def replace_all(writes: list[_Write], after: Callable[[], None]) -> None:
 # What the evaluate stage writes for each task (dvc.yaml `plots:`), the plots the pull-request
 # report draws, and the gate's defaults. Binary's are the template's own.
 _EVAL = "metrics/evaluate/plots"
+_CONFUSION_FILE = f"{_EVAL}/sklearn/confusion_matrix.json"
+PER_CLASS_PR_DIR = f"{_EVAL}/sklearn/precision_recall_by_class"  # one <class key>.json each
 _IMPORTANCE = {
     "Feature-Importance": {
         "template": "bar_horizontal_sorted",
@@ -206,34 +208,73 @@ _CONFUSION = {
     "Confusion-Matrix": {
         "template": "confusion",
         "x": "actual",
-        "y": {f"{_EVAL}/sklearn/confusion_matrix.json": "predicted"},
+        "y": {_CONFUSION_FILE: "predicted"},
     }
 }
-TASK_PLOTS: dict[str, list[dict[str, Any]]] = {
-    "multiclass": [_CONFUSION, _IMPORTANCE],
-    "regression": [
-        {
-            "Predicted-vs-Actual": {
-                "template": "scatter",
-                "x": "actual",
-                "y": {f"{_EVAL}/custom/predicted_actual.json": "predicted"},
-                "x_label": "Actual",
-                "y_label": "Predicted",
-            }
-        },
-        {
-            "Residuals": {
-                "template": "scatter",
-                "x": "predicted",
-                "y": {f"{_EVAL}/custom/residuals.json": "residual"},
-                "x_label": "Predicted",
-                "y_label": "Actual - predicted",
-            }
-        },
-        _IMPORTANCE,
-    ],
+# DVC's confusion_normalized divides each cell by its `y` value's total: with the actual
+# class as y, every actual class's row sums to 1 (its recall on the diagonal).
+_CONFUSION_NORMALIZED = {
+    "Confusion-Matrix-Normalized": {
+        "template": "confusion_normalized",
+        "x": "predicted",
+        "y": {_CONFUSION_FILE: "actual"},
+        "x_label": "Predicted",
+        "y_label": "Actual (each row sums to 1)",
+    }
 }
-TASK_REPORT_PLOTS = {"multiclass": ["Confusion-Matrix"], "regression": ["Predicted-vs-Actual"]}
+_REGRESSION_PLOTS: list[dict[str, Any]] = [
+    {
+        "Predicted-vs-Actual": {
+            "template": "scatter",
+            "x": "actual",
+            "y": {f"{_EVAL}/custom/predicted_actual.json": "predicted"},
+            "x_label": "Actual",
+            "y_label": "Predicted",
+        }
+    },
+    {
+        "Residuals": {
+            "template": "scatter",
+            "x": "predicted",
+            "y": {f"{_EVAL}/custom/residuals.json": "residual"},
+            "x_label": "Predicted",
+            "y_label": "Actual - predicted",
+        }
+    },
+    {
+        "Residual-Histogram": {
+            "template": "bar_horizontal",
+            "x": "count",
+            "y": {f"{_EVAL}/custom/residual_histogram.json": "residual"},
+            "x_label": "Test rows",
+            "y_label": "Actual - predicted (bin centre)",
+        }
+    },
+    _IMPORTANCE,
+]
+
+
+def _per_class_pr(class_keys: list[str]) -> dict[str, Any]:
+    """One-vs-rest precision-recall, one y-file per class: DVC draws each as its own series."""
+    return {
+        "Precision-Recall-by-Class": {
+            "template": "simple",
+            "x": "recall",
+            "y": {f"{PER_CLASS_PR_DIR}/{key}.json": "precision" for key in class_keys},
+            "x_label": "Recall (one class vs the rest)",
+            "y_label": "Precision",
+        }
+    }
+
+
+def task_plots(task: str, class_keys: list[str]) -> list[dict[str, Any]]:
+    """dvc.yaml `plots:` for `task` (multiclass: `class_keys` name the per-class files)."""
+    if task == "multiclass":
+        return [_CONFUSION, _CONFUSION_NORMALIZED, _per_class_pr(class_keys), _IMPORTANCE]
+    return _REGRESSION_PLOTS
+
+
+TASKS = ("multiclass", "regression")  # the tasks whose plots and gate differ from the template
 TASK_GATE: dict[str, tuple[str, dict[str, dict[str, Any]]]] = {
     "multiclass": (
         "macro_f1",
@@ -252,6 +293,15 @@ TASK_GATE: dict[str, tuple[str, dict[str, dict[str, Any]]]] = {
 }
 
 
+def _plain(node: Any) -> Any:
+    """A ruamel.yaml node as plain dicts and lists (to compare with a definition)."""
+    if isinstance(node, dict):
+        return {k: _plain(v) for k, v in node.items()}
+    if isinstance(node, list):
+        return [_plain(v) for v in node]
+    return node
+
+
 def _flow_map(value: dict[str, Any]):
     from ruamel.yaml.comments import CommentedMap
 
@@ -268,16 +318,17 @@ def _flow_list(value: list[str]):
     return seq
 
 
-def retask_pipeline(text: str, task: str) -> tuple[str, list[str]]:
+def retask_pipeline(text: str, task: str, class_keys: Sequence[str] = ()) -> tuple[str, list[str]]:
     """dvc.yaml with the plots evaluate writes for `task` (binary: left as it is)."""
-    if task not in TASK_PLOTS:
+    if task not in TASKS:
         return text, []
     y = _yaml()
     doc = y.load(text)
-    wanted = [next(iter(p)) for p in TASK_PLOTS[task]]
-    if [next(iter(p)) for p in doc.get("plots") or []] == wanted:
+    plots = task_plots(task, list(class_keys))
+    wanted = [next(iter(p)) for p in plots]
+    if _plain(doc.get("plots")) == plots:
         return text, []
-    doc["plots"] = TASK_PLOTS[task]
+    doc["plots"] = plots
     for spec in (doc.get("artifacts") or {}).values():
         if (spec or {}).get("type") == "model" and task == "regression":
             spec["desc"] = str(spec.get("desc", "")).replace("classifier", "regression model")
@@ -304,10 +355,11 @@ def _retask_gate(doc, task: str) -> list[str]:
         return []
     gate["primary"] = primary
     gate["rules"] = {metric: _flow_map(rule) for metric, rule in rules.items()}
-    report["plots"] = _flow_list(TASK_REPORT_PLOTS[task])
+    shown = [next(iter(p)) for p in task_plots(task, [])]
+    report["plots"] = _flow_list(shown)
     return [
         f"gate.primary: {primary}; gate.rules: {', '.join(rules)} (the {task} defaults)",
-        f"report.plots: {', '.join(TASK_REPORT_PLOTS[task])}",
+        f"report.plots: {', '.join(shown)}",
     ]
 
 

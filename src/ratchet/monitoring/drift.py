@@ -18,7 +18,7 @@ from ratchet.core.params import MonitorParams
 from ratchet.dataset import contract, features, schema, validation
 from ratchet.dataset.rawdata import read_raw
 from ratchet.monitoring import monitor
-from ratchet.pipeline import model
+from ratchet.pipeline import model, predict
 from ratchet.registry import loading, tags
 
 
@@ -48,9 +48,12 @@ def reference_at(ref: loading.ModelRef, repo: Path) -> monitor.Batch:
 
 
 def scored(batch: monitor.Batch, pipeline) -> monitor.Batch:
+    """The batch with the model's predictions (score, class probabilities or values)."""
+    c = model.contract_for(pipeline)
     numeric, categorical = features.feature_columns(batch.features)
-    scores = pipeline.predict_proba(batch.features[numeric + categorical])[:, 1]
-    return monitor.Batch(batch.features, scores, batch.labels)
+    # Only distributions are compared, never labels: the binary threshold does not matter.
+    outputs = predict.outputs(pipeline, batch.features[numeric + categorical], 0.5, c)
+    return monitor.Batch(batch.features, monitor.prediction_columns(outputs, c.task), batch.labels)
 
 
 def run(args: argparse.Namespace, p: MonitorParams) -> dict:
@@ -60,8 +63,6 @@ def run(args: argparse.Namespace, p: MonitorParams) -> dict:
         pipeline, ref = loading.load_with_ref(stage=args.stage, repo=root)
     if args.model:
         pipeline = model.load(args.model)
-    if pipeline is not None:
-        model.binary_only(pipeline, "monitored")
     # Batches are read, checked and featurized by the contract the model was trained with.
     with contract.use(model.contract_for(pipeline) if pipeline is not None else contract.current()):
         return _report(args, p, pipeline, ref)
@@ -93,6 +94,10 @@ def _report(args: argparse.Namespace, p: MonitorParams, pipeline, ref) -> dict:
     return summary
 
 
+def _state(item: dict) -> str:
+    return f"{'drifted' if item['drifted'] else 'stable'} ({item['method']} {item['score']:.4f})"
+
+
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--current", help="the new batch (default: params monitor.current)")
     parser.add_argument(
@@ -115,11 +120,15 @@ def command(args: argparse.Namespace) -> int:
         f"{summary['verdict']}: {summary['drift_share']:.0%} of columns drifted "
         f"(threshold {p.drift_share:.0%}): {drifted}"
     )
-    for key in ("prediction_drift", "target_drift"):
-        item = summary[key]
-        if item:
-            state = "drifted" if item["drifted"] else "stable"
-            print(f"{key.replace('_', ' ')}: {state} ({item['method']} {item['score']:.4f})")
+    prediction, target = summary["prediction_drift"], summary["target_drift"]
+    if prediction:
+        # A binary score needs no name; other tasks say which output it is.
+        named = "" if prediction["column"] == monitor.SCORE else f" ({prediction['column']})"
+        print(f"prediction drift{named}: {_state(prediction)}")
+    for item in summary.get("class_probability_drift", []):
+        print(f"  {item['column']}: {_state(item)}")
+    if target:
+        print(f"target drift: {_state(target)}")
     print(f"report: {args.output_dir}/drift.html, summary: {args.output_dir}/drift.json")
     sys.stdout.flush()
     return 1 if summary["verdict"] == "drift" else 0

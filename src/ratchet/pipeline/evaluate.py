@@ -3,8 +3,9 @@
 What it writes depends on the contract's task (dvc.yaml's `plots:` lists the same files,
 and `ratchet init` rewrites that list for the task):
 - binary: ROC, precision-recall, confusion matrix, calibration, importance;
-- multiclass: confusion matrix (class names), importance;
-- regression: predicted vs actual, residuals, importance.
+- multiclass: confusion matrix (class names; dvc.yaml draws it as counts and normalised
+  over the actual class), one-vs-rest precision-recall per class, importance;
+- regression: predicted vs actual, residuals vs predicted, residual histogram, importance.
 """
 
 from __future__ import annotations
@@ -38,6 +39,7 @@ IMPORTANCE = {
     "regression": ("neg_root_mean_squared_error", "rise in RMSE"),
 }
 SCATTER_ROWS = 2_000  # regression plots show at most this many test rows (seeded sample)
+PER_CLASS_PR = "precision_recall_by_class"  # plots/sklearn/<this>/<class key>.json
 
 
 def scores(pipeline: Pipeline, table: pd.DataFrame) -> np.ndarray:
@@ -171,8 +173,28 @@ def _run_multiclass(pipeline, test, predictions_path, live_dir, p, c: Contract) 
             "confusion_matrix", names[y].tolist(), names[predicted].tolist(),
             name="confusion_matrix",
         )  # fmt: skip
+        for k, name in enumerate(c.class_names):
+            if not (y == k).any():
+                continue  # no rows of this class in the test split: recall is undefined
+            # One file per class: DVC draws several y-files of one plot as several series.
+            # Intermediate points on flat stretches are dropped: same curve, smaller file.
+            live.log_sklearn_plot(
+                "precision_recall", (y == k).astype(int), proba[:, k],
+                name=f"{PER_CLASS_PR}/{contract.class_key(name)}", drop_intermediate=True,
+            )  # fmt: skip
         _log_importance(live, pipeline, test, p, "multiclass")
     return metrics
+
+
+def residual_histogram(residuals: np.ndarray) -> list[dict]:
+    """Counts of residuals in equal-width bins (Sturges' rule: about log2(rows) + 1 bins,
+    few enough to read on any test split); each bin named by its centre."""
+    counts, edges = np.histogram(residuals, bins="sturges")
+    return [
+        {"residual": round(float((lo + hi) / 2), 6), "count": int(n),
+         "low": round(float(lo), 6), "high": round(float(hi), 6)}
+        for n, lo, hi in zip(counts, edges[:-1], edges[1:], strict=True)
+    ]  # fmt: skip
 
 
 def _run_regression(pipeline, test, predictions_path, live_dir, p) -> dict:
@@ -195,6 +217,9 @@ def _run_regression(pipeline, test, predictions_path, live_dir, p) -> dict:
                       template="scatter", title="Predicted vs actual")  # fmt: skip
         live.log_plot("residuals", points, x="predicted", y="residual",
                       template="scatter", title="Residuals (actual - predicted)")  # fmt: skip
+        live.log_plot("residual_histogram", residual_histogram(y - predicted), x="count",
+                      y="residual", template="bar_horizontal",
+                      title="Residuals (actual - predicted), all test rows")  # fmt: skip
         _log_importance(live, pipeline, test, p, "regression")
     return metrics
 

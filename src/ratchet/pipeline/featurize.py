@@ -50,9 +50,25 @@ def split(validated: pd.DataFrame, p: FeaturizeParams) -> tuple[pd.DataFrame, pd
             f"{p.test_size} ({exc})"
         ) from None
     del table
+    if not regression:
+        _every_class_in(train, test, p)
     for part in (train, test):
         part.index = pd.RangeIndex(len(part))  # a new index, not a copy of the rows
     return train, test
+
+
+def _every_class_in(train: pd.DataFrame, test: pd.DataFrame, p: FeaturizeParams) -> None:
+    """A class missing from train cannot be learned, one missing from test is never scored:
+    stratification keeps every class in both unless a class has very few rows."""
+    names = contract.current().class_names
+    for part, other in (("train", train), ("test", test)):
+        absent = sorted(set(range(len(names))) - set(other[schema.TARGET].astype(int)))
+        if absent:
+            shown = ", ".join(repr(names[i]) for i in absent if i < len(names))
+            raise RatchetError(
+                f"column '{schema.TARGET}': class {shown} has no rows in the {part} split "
+                f"(featurize.test_size {p.test_size}); add rows of it or drop it from 'labels'"
+            )
 
 
 def run(

@@ -251,17 +251,22 @@ def write_plots(
     dvc_yaml = params.parse_yaml(read_current(DVC_YAML) or "", DVC_YAML)
     written = []
     for plot in plots.plot_defs(dvc_yaml, wanted, cmp.params_path):
-        series: dict[str, list[dict[str, float]]] = {}
-        for label, text, source in (
-            (base_label, gitrev.show(cmp.base_sha, plot.file), f"{cmp.base_rev}:{plot.file}"),
-            ("this change", read_current(plot.file), plot.file),
+        data: plots.Data = {}
+        for label, read, where in (
+            (base_label, lambda f: gitrev.show(cmp.base_sha, f), f"{cmp.base_rev}:"),
+            ("this change", read_current, ""),
         ):
-            if text is not None:
-                series[label] = plots.xy(plots.points(text, source), plot.x, plot.y)
-        if not series:
+            files = {}
+            for file, _ in plot.sources:
+                text = read(file)
+                if text is not None:
+                    files[file] = plots.points(text, f"{where}{file}")
+            if files:
+                data[label] = files
+        if not data:
             continue
         relative = f"plots/{plot.filename}"
-        png = plots.render_png(plots.spec(plot, series))
+        png = plots.render_png(plots.chart(plot, data))
         with io.atomic_path(out_dir / relative) as tmp:
             tmp.write_bytes(png)
         written.append((plot.id, relative))
