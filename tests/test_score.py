@@ -2,15 +2,20 @@
 
 from __future__ import annotations
 
+import shutil
+from pathlib import Path
+
 import numpy as np
 import pandas as pd
+import pyarrow.parquet as pq
 import pytest
 
-from conftest import project_files
+from conftest import BIN, EXAMPLE, project_files, run
 from ratchet.cli import main
-from ratchet.dataset import sample, schema
+from ratchet.dataset import contract, sample, schema, validation
 from ratchet.dataset.features import build_features
-from ratchet.pipeline import evaluate, model
+from ratchet.pipeline import evaluate, model, predict
+from task_fixtures import raw_rows, toy_model
 
 
 @pytest.fixture
@@ -79,3 +84,90 @@ def test_unusable_inputs(workdir, model_file, capsys):
     assert "file is empty" in capsys.readouterr().err
     assert score("--model", str(model_file), "--input", "nocol.csv", "--output", "o.csv") == 2
     assert "must be a .parquet file" in capsys.readouterr().err
+
+
+# --- multiclass and regression models: the output follows the model's task -------------
+
+
+@pytest.fixture(scope="module")
+def task_models(tmp_path_factory, repo_params) -> dict[str, Path]:
+    root = tmp_path_factory.mktemp("task-models")
+    return {t: toy_model(root / t, t, repo_params) for t in ("multiclass", "regression")}
+
+
+def expected_outputs(model_path: Path, frame: pd.DataFrame) -> dict:
+    """What the model says of `frame` through the pandera check and the feature function."""
+    pipeline = model.load(model_path)
+    with contract.use(model.contract_for(pipeline)):
+        labelled = model.contract_for(pipeline).target in frame
+        checked = validation.check(frame, require_target=labelled, expectations=False)
+        assert checked.passed
+        return predict.table_outputs(pipeline, checked.table, 0.5)
+
+
+def test_a_multiclass_model_writes_the_class_its_probability_and_every_class(workdir, task_models):
+    # The checkout's contract is the binary sample's: rows are read by the model's own.
+    batch = raw_rows("multiclass", 200, seed=5)
+    batch.to_csv("batch.csv", index=False)
+    args = ["--model", str(task_models["multiclass"]), "--input", "batch.csv"]
+    assert score(*args, "--output", "o.parquet", "--chunk-rows", "64") == 0
+    layout = pq.read_schema("o.parquet")
+    assert [(f.name, str(f.type)) for f in layout] == [
+        ("row", "int64"), ("label", "string"), ("score", "double"), ("proba_a", "double"),
+        ("proba_b", "double"), ("proba_c", "double"), ("model", "string"),
+    ]  # fmt: skip
+    out = pd.read_parquet("o.parquet")
+    assert out["row"].tolist() == list(range(1, 201))
+    proba = out[["proba_a", "proba_b", "proba_c"]].to_numpy()
+    np.testing.assert_allclose(proba.sum(axis=1), 1.0)
+    assert out["label"].tolist() == [["a", "b", "c"][i] for i in proba.argmax(axis=1)]
+    np.testing.assert_array_equal(out["score"], proba.max(axis=1))
+    expected = expected_outputs(task_models["multiclass"], batch)
+    np.testing.assert_array_equal(out["proba_b"], expected["proba_b"])
+    # A model worth the name: it mostly finds the class the rows were labelled with.
+    assert (out["label"] == batch["y"]).mean() > 0.8
+
+
+def test_a_regression_model_writes_one_prediction_per_row(workdir, task_models):
+    batch = raw_rows("regression", 120, seed=6).drop(columns=["y"])
+    batch.to_parquet("batch.parquet", index=False)
+    args = ["--model", str(task_models["regression"]), "--input", "batch.parquet"]
+    assert score(*args, "--output", "o.parquet") == 0
+    layout = pq.read_schema("o.parquet")
+    assert [(f.name, str(f.type)) for f in layout] == [
+        ("row", "int64"), ("prediction", "double"), ("model", "string"),
+    ]  # fmt: skip
+    out = pd.read_parquet("o.parquet")
+    expected = expected_outputs(task_models["regression"], batch)["prediction"]
+    np.testing.assert_array_equal(out["prediction"], expected)
+    truth = raw_rows("regression", 120, seed=6)["y"]
+    assert np.corrcoef(out["prediction"], truth)[0, 1] > 0.9
+
+
+def test_a_label_the_model_never_saw_is_named_with_the_classes_it_knows(
+    workdir, task_models, capsys
+):
+    batch = raw_rows("multiclass", 60, seed=7)
+    batch.loc[41, "y"] = "d"
+    batch.to_csv("batch.csv", index=False)
+    args = ["--model", str(task_models["multiclass"]), "--input", "batch.csv"]
+    assert score(*args, "--output", "o.parquet") == 2
+    err = capsys.readouterr().err
+    assert "batch.csv: row 42: column 'y' holds 'd', not a class the model knows (a, b, c)" in err
+    assert not (workdir / "o.parquet").exists()
+    assert score(*args, "--output", "o.parquet", "--quarantine", "bad.csv") == 0
+    assert len(pd.read_parquet("o.parquet")) == 59
+    assert pd.read_csv("bad.csv")[["row", "column"]].values.tolist() == [[42, "y"]]
+
+
+def test_a_model_file_is_scored_where_there_is_no_dataset_contract(tmp_path, task_models):
+    # A fresh process: importing the model library once read the checkout's contract.
+    raw_rows("regression", 20, seed=8).to_csv(tmp_path / "batch.csv", index=False)
+    shutil.copy(EXAMPLE / "params.yaml", tmp_path / "params.yaml")
+    done = run(
+        [str(BIN / "ratchet"), "score", "--model", str(task_models["regression"]),
+         "--input", "batch.csv", "--output", "o.parquet"],
+        tmp_path,
+    )  # fmt: skip
+    assert "scored 20 rows" in done.stdout
+    assert len(pd.read_parquet(tmp_path / "o.parquet")) == 20

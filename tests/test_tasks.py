@@ -1,6 +1,6 @@
 """Multiclass and regression on real tables, as a user runs them: `ratchet init` infers the
 task, `dvc repro` trains and evaluates, a second `dvc repro` changes nothing, and a change
-that degrades the model is blocked by the gate. Commands not built for the task refuse."""
+that degrades the model is blocked by the gate."""
 
 from __future__ import annotations
 
@@ -75,16 +75,6 @@ def degrade_and_gate(repo: Path) -> str:
     return gate.stdout
 
 
-def refusals(repo: Path, task: str) -> None:
-    for args, verb in (
-        (["score", "--input", "x.csv", "--output", "y.parquet"], "scored"),
-        (["serve"], "served"),
-    ):
-        done = run([str(BIN / "ratchet"), *args], repo, check=False)
-        assert done.returncode != 0
-        assert f"{task} models are not {verb} yet (binary only)" in done.stderr, done.stderr
-
-
 def test_multiclass_wine(tmp_path):
     repo, out = adopt(tmp_path, wines(), "cultivar")
     c = yaml.safe_load((repo / "dataset/contract.yaml").read_text())
@@ -105,7 +95,6 @@ def test_multiclass_wine(tmp_path):
     assert not (plots / "sklearn/roc.json").exists()
     params = yaml.safe_load((repo / "params.yaml").read_text())
     assert params["gate"]["primary"] == "macro_f1"
-    refusals(repo, "multiclass")
     assert "log_loss" in degrade_and_gate(repo)
 
 
@@ -124,5 +113,4 @@ def test_regression_diabetes(tmp_path):
         assert (repo / f"metrics/evaluate/plots/custom/{name}.json").is_file()
     params = yaml.safe_load((repo / "params.yaml").read_text())
     assert params["gate"]["primary"] == "rmse"
-    refusals(repo, "regression")
     assert "rmse" in degrade_and_gate(repo)

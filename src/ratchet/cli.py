@@ -62,10 +62,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
 
 
 # Commands built for binary models only so far, and what they would do with a model.
-BINARY_ONLY = {
-    "score": "scored",
-    "serve": "served",
-}
+BINARY_ONLY: dict[str, str] = {}
 
 
 def refuse_unbuilt_task(args: argparse.Namespace) -> None:

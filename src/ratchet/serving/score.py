@@ -1,6 +1,8 @@
 """`ratchet score`: batch scoring with the model of a registry stage, a version or a file.
 
-CSV or Parquet in, Parquet out (id, score, label at the evaluate threshold, model version).
+CSV or Parquet in, Parquet out: the id, the model's outputs for its task (binary: score
+and label at the evaluate threshold; multiclass: the class, its probability and every
+class's; regression: the prediction) and the model version.
 The input is read in chunks (Parquet record batches, CSV chunks), each validated with the
 training schema (label optional) and passed through the training feature function, so
 memory stays bounded for files far larger than RAM and serving sees what training saw.
@@ -21,15 +23,25 @@ from ratchet.core import io, params
 from ratchet.core.errors import RatchetError
 from ratchet.core.params import EvaluateParams
 from ratchet.dataset import contract, schema, validation
+from ratchet.dataset.contract import Contract
 from ratchet.dataset.rawdata import ARROW_TEXT, check_file, csv_options
 from ratchet.pipeline import model, predict
 from ratchet.registry import loading
 
 
-def output_schema() -> pa.Schema:
-    """The scores file: the contract's id (or the input's 1-based row number), score, label."""
-    key = (schema.ID, pa.string()) if schema.ID else ("row", pa.int64())
-    return pa.schema([key, ("score", pa.float64()), ("label", pa.int8()), ("model", pa.string())])
+def output_schema(c: Contract) -> pa.Schema:
+    """The scores file: the contract's id (or the input's 1-based row number), the task's
+    outputs (`predict.outputs`, in its order) and the model version."""
+    key = (c.id, pa.string()) if c.id else ("row", pa.int64())
+    if c.task == "binary":
+        outputs = [("score", pa.float64()), ("label", pa.int8())]
+    elif c.task == "multiclass":
+        outputs = [("label", pa.string()), ("score", pa.float64())] + [
+            (predict.proba_column(name), pa.float64()) for name in c.class_names
+        ]
+    else:
+        outputs = [("prediction", pa.float64())]
+    return pa.schema([key, *outputs, ("model", pa.string())])
 
 
 def chunks(path: str | os.PathLike, rows: int) -> Iterator[pd.DataFrame]:
@@ -76,6 +88,14 @@ def prepare_chunk(chunk: pd.DataFrame, first_row: int) -> tuple[pd.DataFrame, pd
 def first_bad_row(path, bad: pd.DataFrame) -> str:
     """`path: row N: column 'c' failed CHECK (value v)` for the first rejected row."""
     first = bad.iloc[0]
+    c = contract.current()
+    if first["column"] == c.target and c.task != "regression":
+        # The label fails as a number ("coerce_dtype('Int64')"); what the user needs to
+        # know is that it is no class the model was trained on, and which ones it knows.
+        return (
+            f"{path}: row {first['row']}: column '{first['column']}' holds "
+            f"{first['value']!r}, not a class the model knows ({', '.join(c.class_names)})"
+        )
     return (
         f"{path}: row {first['row']}: column '{first['column']}' failed "
         f"{first['check']} (value {first['value']!r})"
@@ -87,25 +107,16 @@ def score_chunk(
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """(scored rows, rejected rows with reasons) for one chunk; row numbers are global."""
     table, rejected = prepare_chunk(chunk, first_row)
-    scores = predict.scores(pipeline, table)
+    outputs = predict.table_outputs(pipeline, table, threshold)
     if schema.ID:
         key = {schema.ID: table[schema.ID].astype(str).to_numpy()}
     else:  # no id column: rows are named by their place in the input
         key = {"row": table.index.to_numpy(dtype="int64") + first_row + 1}
-    out = pd.DataFrame(
-        {
-            **key,
-            "score": scores,
-            "label": predict.labels(scores, threshold),
-            "model": version,
-        }
-    )
-    return out, rejected
+    return pd.DataFrame({**key, **outputs, "model": version}), rejected
 
 
 def run(args: argparse.Namespace, threshold: float) -> tuple[int, int, str]:
     pipeline, ref = loading.load_file_or_registered(args.model, args.version, args.stage)
-    model.binary_only(pipeline, "scored")
     version = ref.version if ref else loading.file_version(args.model)
     # Rows are read and checked by the contract the model was trained with.
     with contract.use(model.contract_for(pipeline)):
@@ -118,7 +129,7 @@ def _score(
     scored = rejected = 0
     rejects: list[pd.DataFrame] = []
     progress = sys.stderr.isatty()
-    layout = output_schema()
+    layout = output_schema(contract.current())
     with io.atomic_path(args.output) as tmp, pq.ParquetWriter(tmp, layout) as writer:
         for chunk in chunks(args.input, args.chunk_rows):
             chunk = chunk.reset_index(drop=True)

@@ -68,7 +68,6 @@ def load(args: argparse.Namespace):
     if args.info and not args.model:
         raise RatchetError("--info describes a model file: use it with --model FILE")
     pipeline, ref = loading.load_file_or_registered(args.model, args.version, args.stage)
-    model_file.binary_only(pipeline, "served")
     if ref is None:
         info = read_info(args.info, args.model) if args.info else {}
         default = {"name": Path(args.model).stem, "version": loading.file_version(args.model)}
