@@ -12,7 +12,8 @@ import numpy as np
 import pandas as pd
 
 from ratchet.core.params import FeaturizeParams, TrainParams, parse_section
-from ratchet.dataset import contract
+from ratchet.dataset import contract, validation
+from ratchet.pipeline import model, predict
 from ratchet.pipeline.featurize import split
 from ratchet.pipeline.train import run as train_run
 
@@ -73,3 +74,13 @@ def toy_model(
         )
         train_run(directory / "train.parquet", directory / "model.skops", directory / "live", tp)
     return directory / "model.skops"
+
+
+def scored_outputs(model_path: Path, frame: pd.DataFrame) -> dict[str, np.ndarray]:
+    """What `ratchet score` computes for raw rows: the pandera check under the model's own
+    contract (label optional), then `predict.table_outputs`."""
+    pipeline = model.load(model_path)
+    with contract.use(model.contract_for(pipeline)) as c:
+        checked = validation.check(frame, require_target=c.target in frame, expectations=False)
+        assert checked.passed, validation.summary(checked)
+        return predict.table_outputs(pipeline, checked.table, 0.5)

@@ -12,10 +12,10 @@ import pytest
 
 from conftest import BIN, EXAMPLE, project_files, run
 from ratchet.cli import main
-from ratchet.dataset import contract, sample, schema, validation
+from ratchet.dataset import sample, schema
 from ratchet.dataset.features import build_features
-from ratchet.pipeline import evaluate, model, predict
-from task_fixtures import raw_rows, toy_model
+from ratchet.pipeline import evaluate, model
+from task_fixtures import raw_rows, scored_outputs, toy_model
 
 
 @pytest.fixture
@@ -95,16 +95,6 @@ def task_models(tmp_path_factory, repo_params) -> dict[str, Path]:
     return {t: toy_model(root / t, t, repo_params) for t in ("multiclass", "regression")}
 
 
-def expected_outputs(model_path: Path, frame: pd.DataFrame) -> dict:
-    """What the model says of `frame` through the pandera check and the feature function."""
-    pipeline = model.load(model_path)
-    with contract.use(model.contract_for(pipeline)):
-        labelled = model.contract_for(pipeline).target in frame
-        checked = validation.check(frame, require_target=labelled, expectations=False)
-        assert checked.passed
-        return predict.table_outputs(pipeline, checked.table, 0.5)
-
-
 def test_a_multiclass_model_writes_the_class_its_probability_and_every_class(workdir, task_models):
     # The checkout's contract is the binary sample's: rows are read by the model's own.
     batch = raw_rows("multiclass", 200, seed=5)
@@ -122,7 +112,7 @@ def test_a_multiclass_model_writes_the_class_its_probability_and_every_class(wor
     np.testing.assert_allclose(proba.sum(axis=1), 1.0)
     assert out["label"].tolist() == [["a", "b", "c"][i] for i in proba.argmax(axis=1)]
     np.testing.assert_array_equal(out["score"], proba.max(axis=1))
-    expected = expected_outputs(task_models["multiclass"], batch)
+    expected = scored_outputs(task_models["multiclass"], batch)
     np.testing.assert_array_equal(out["proba_b"], expected["proba_b"])
     # A model worth the name: it mostly finds the class the rows were labelled with.
     assert (out["label"] == batch["y"]).mean() > 0.8
@@ -138,7 +128,7 @@ def test_a_regression_model_writes_one_prediction_per_row(workdir, task_models):
         ("row", "int64"), ("prediction", "double"), ("model", "string"),
     ]  # fmt: skip
     out = pd.read_parquet("o.parquet")
-    expected = expected_outputs(task_models["regression"], batch)["prediction"]
+    expected = scored_outputs(task_models["regression"], batch)["prediction"]
     np.testing.assert_array_equal(out["prediction"], expected)
     truth = raw_rows("regression", 120, seed=6)["y"]
     assert np.corrcoef(out["prediction"], truth)[0, 1] > 0.9

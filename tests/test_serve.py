@@ -27,6 +27,7 @@ from ratchet.core.params import ServeParams, parse_section, read_yaml
 from ratchet.dataset import contract, sample, schema, validation
 from ratchet.pipeline import model, predict
 from ratchet.serving import api, serve
+from task_fixtures import raw_rows, scored_outputs, toy_model
 
 SERVE = parse_section("serve", ServeParams, read_yaml(EXAMPLE / "params.yaml"))
 
@@ -237,7 +238,8 @@ def test_health_model_and_docs(client):
     info = client.get("/model").json()
     assert info == {
         "name": "churn-model", "version": "file:model.skops", "stage": None, "commit": None,
-        "metrics": {}, "threshold": 0.5, "max_batch": 50, "max_body_bytes": 64 * 1024,
+        "metrics": {}, "task": "binary", "threshold": 0.5, "max_batch": 50,
+        "max_body_bytes": 64 * 1024,
     }  # fmt: skip
     spec = client.get("/openapi.json").json()
     body = spec["paths"]["/predict"]["post"]["requestBody"]["content"]["application/json"]
@@ -902,3 +904,135 @@ def test_the_image_command_serves_2000_requests_8_at_a_time(registry_repo, test_
 def test_unknown_version_is_a_one_line_error(registry_repo):
     result = ratchet(registry_repo, "serve", "--version", "v7.0.0", check=False)
     assert result.returncode == 2 and "version v7.0.0 is not registered" in result.stderr
+
+
+# --- multiclass and regression models: request, response and /model follow the task ---
+
+
+@pytest.fixture(scope="module")
+def task_apps(tmp_path_factory, repo_params) -> dict[str, tuple[Path, object]]:
+    """(model file, app) per task; each app is built under its model's own contract."""
+    root = tmp_path_factory.mktemp("task-serve")
+    out = {}
+    for task in ("multiclass", "regression"):
+        path = toy_model(root / task, task, repo_params)
+        pipeline = model.load(path)
+        with contract.use(model.contract_for(pipeline)):
+            app = api.create_app(
+                api.Model(pipeline, "toy", "file:model.skops"), threshold=0.5, max_batch=20
+            )
+        out[task] = (path, app)
+    return out
+
+
+def test_a_multiclass_model_answers_the_class_its_probability_and_every_class(task_apps):
+    path, app = task_apps["multiclass"]
+    batch = raw_rows("multiclass", 20, seed=31)
+    expected = scored_outputs(path, batch)
+    with TestClient(app) as c:
+        one = c.post("/predict", json=records(batch.drop(columns=["y"]).head(1))[0])
+        many = c.post("/predict", json=records(batch))  # labelled by class name: accepted
+    assert one.status_code == 200, one.text
+    assert one.json() == {
+        "model": "file:model.skops",  # no threshold: a multiclass label is the likeliest class
+        "predictions": [{
+            "row": 1, "label": expected["label"][0], "score": expected["score"][0],
+            "probabilities": {n: expected[f"proba_{n}"][0] for n in ("a", "b", "c")},
+        }],
+    }  # fmt: skip
+    got = many.json()["predictions"]
+    assert [p["label"] for p in got] == expected["label"].tolist()
+    np.testing.assert_array_equal([p["probabilities"]["c"] for p in got], expected["proba_c"])
+    assert all(abs(sum(p["probabilities"].values()) - 1) < 1e-9 for p in got)
+    assert all(p["score"] == max(p["probabilities"].values()) for p in got)
+
+
+@pytest.mark.parametrize("label", ["d", "A", 1, True])
+def test_a_class_the_model_does_not_know_is_a_422_naming_the_field_and_classes(task_apps, label):
+    _, app = task_apps["multiclass"]
+    with TestClient(app) as c:
+        response = c.post("/predict", json=[{"x1": 0.1, "x2": 0.2, "g": "p", "y": label}])
+    assert response.status_code == 422, response.text
+    (error,) = response.json()["detail"]
+    assert error["loc"] == ["body", 0, "y"] and error["type"] == "literal_error"
+    assert error["msg"] == "Input should be 'a', 'b' or 'c'"
+
+
+def test_a_regression_model_answers_a_prediction(task_apps):
+    path, app = task_apps["regression"]
+    batch = raw_rows("regression", 20, seed=32)
+    expected = scored_outputs(path, batch)
+    with TestClient(app) as c:
+        response = c.post("/predict", json=records(batch))
+        text_target = c.post("/predict", json={"x1": 0.1, "x2": 0.2, "g": "p", "y": "12.5"})
+    assert response.status_code == 200, response.text
+    body = response.json()
+    assert set(body) == {"model", "predictions"}
+    assert body["predictions"][0] == {"row": 1, "prediction": expected["prediction"][0]}
+    np.testing.assert_array_equal([p["prediction"] for p in body["predictions"]],
+                                  expected["prediction"])  # fmt: skip
+    assert text_target.status_code == 422
+    assert text_target.json()["detail"][0]["loc"] == ["body", "y"]
+
+
+def test_model_says_the_task_its_classes_and_a_threshold_only_for_binary(task_apps, client):
+    with TestClient(task_apps["multiclass"][1]) as c:
+        multiclass = c.get("/model").json()
+    with TestClient(task_apps["regression"][1]) as c:
+        regression = c.get("/model").json()
+    assert multiclass["task"] == "multiclass" and multiclass["classes"] == ["a", "b", "c"]
+    assert regression["task"] == "regression" and "classes" not in regression
+    assert "threshold" not in multiclass and "threshold" not in regression
+    assert client.get("/model").json()["task"] == "binary"
+
+
+def test_the_openapi_document_describes_each_task_exactly(task_apps, client):
+    docs = {}
+    for task, (_, app) in task_apps.items():
+        with TestClient(app) as c:
+            docs[task] = c.get("/openapi.json").json()["components"]["schemas"]
+    docs["binary"] = client.get("/openapi.json").json()["components"]["schemas"]
+    answer = {task: doc["PredictResponse"]["required"] for task, doc in docs.items()}
+    assert answer == {"multiclass": ["model", "predictions"],
+                      "regression": ["model", "predictions"],
+                      "binary": ["model", "threshold", "predictions"]}  # fmt: skip
+    multi = docs["multiclass"]
+    assert multi["Prediction"]["required"] == ["row", "label", "score", "probabilities"]
+    assert multi["Prediction"]["properties"]["label"]["enum"] == ["a", "b", "c"]
+    assert multi["Prediction"]["additionalProperties"] is False
+    probabilities = multi["Probabilities"]
+    assert probabilities["required"] == ["a", "b", "c"]
+    assert probabilities["properties"]["b"] == {
+        "type": "number", "minimum": 0.0, "maximum": 1.0, "title": "B"
+    }  # fmt: skip
+    assert probabilities["additionalProperties"] is False
+    assert multi["Record"]["properties"]["y"]["anyOf"][0] == {
+        "type": "string", "enum": ["a", "b", "c"]
+    }  # fmt: skip
+    regression = docs["regression"]
+    assert regression["Prediction"]["required"] == ["row", "prediction"]
+    assert regression["Prediction"]["properties"]["prediction"]["type"] == "number"
+    assert regression["Record"]["properties"]["y"]["anyOf"][0] == {"type": "number"}
+    assert docs["binary"]["Prediction"]["required"] == [schema.ID, "score", "label"]
+
+
+@pytest.mark.parametrize(
+    ("task", "estimator"), [("regression", "ridge"), ("multiclass", "logistic_regression")]
+)
+def test_a_linear_model_that_overflows_on_a_huge_valid_record_is_a_422(
+    tmp_path, repo_params, task, estimator
+):
+    # The record is valid (x1 has no bounds) and its features are finite; the linear
+    # model's output is not, and JSON has no infinity: a 422 for that record, never a 500.
+    pipeline = model.load(toy_model(tmp_path, task, repo_params, estimator=estimator))
+    with contract.use(model.contract_for(pipeline)):
+        app = api.create_app(api.Model(pipeline, "toy", "v1"), threshold=0.5, max_batch=5)
+    huge = {"x1": 1e308, "x2": -1e308, "g": "p"}
+    with TestClient(app) as c:
+        batch = c.post("/predict", json=[{"x1": 0.5, "x2": 0.0, "g": "q"}, huge])
+        fine = c.post("/predict", json={"x1": 1e200, "x2": 0.0, "g": "q"})
+    assert batch.status_code == 422, batch.text
+    assert [(e["loc"], e["type"]) for e in batch.json()["detail"]] == [
+        (["body", 1], "prediction_not_finite")
+    ]
+    assert fine.status_code == 200, fine.text

@@ -5,8 +5,10 @@ function that loads one (the app then answers /health with 503 until it has). Re
 bodies are checked by a pydantic model generated from the training schema
 (`schema.raw_schema`): the same columns, types, ranges, categories and nullability, so
 schema.py stays the one place that knows the data. Rows that pass go through the
-training feature function (`predict.scores`), so a record scores exactly as it does in
-`ratchet score` and in the evaluate stage.
+training feature function and `predict.outputs`, so a record gets exactly what it gets
+in `ratchet score` and in the evaluate stage. Request, response and /model follow the
+model's task: binary (score and label at the threshold), multiclass (the class, its
+probability and every class's) or regression (the prediction).
 
 Pandera is not run per request: it costs tens of milliseconds for one row, while the
 pydantic model checks the same rules in microseconds (a test keeps the two in step).
@@ -180,13 +182,18 @@ def _field(name: str, column) -> tuple[Any, Any]:
     allowed = next(
         (c.statistics["allowed_values"] for c in column.checks if c.name == "isin"), None
     )
+    c = contract.current()
     # Constraints sit next to the type (before the JSON-number check), so the OpenAPI
     # schema shows them as JSON Schema minimum/maximum/pattern.
-    if allowed is not None:
+    if name == schema.TARGET and c.task == "multiclass":
+        # The class as the data spells it, as the response names it; class numbers are
+        # the pipeline's own and mean nothing to a client.
+        kind = Literal[c.class_names]
+    elif allowed is not None:
         kind: Any = Literal[tuple(allowed)]
         if all(isinstance(v, int) and not isinstance(v, bool) for v in allowed):
             kind = Annotated[kind, _INT_ONLY]  # a label 1, never true or "1"
-        raw_labels = contract.current().spec.labels if name == schema.TARGET else None
+        raw_labels = c.spec.labels if name == schema.TARGET else None
         if raw_labels:
             # The label as the data writes it ("malignant"), as `ratchet score` reads it,
             # or already mapped to its class number.
@@ -237,24 +244,89 @@ def table(records: list[BaseModel], dtypes: dict[str, Any]) -> pd.DataFrame:
     return pd.DataFrame(columns, copy=False)  # the arrays are fresh: no copy needed
 
 
-def response_model(key: str) -> type[BaseModel]:
+def _outputs_of(c: contract.Contract) -> dict[str, Any]:
+    """Pydantic fields of one prediction of the contract's task (after the record's key)."""
+    if c.task == "binary":
+        return {
+            "score": (
+                float,
+                Field(description="the positive class's probability, as `ratchet score` gives it"),
+            ),
+            "label": (
+                Literal[0, 1],
+                Field(description="1 if score >= threshold (evaluate.threshold)"),
+            ),
+        }
+    if c.task == "regression":
+        return {"prediction": (float, Field(description="the predicted " + c.target))}
+    probability = Annotated[float, Field(ge=0, le=1)]
+    # Class names need not be identifiers: the fields are named p0, p1, ... and published
+    # under the class name (the response is written by hand, never through this model).
+    probabilities = _pydantic_model(
+        "Probabilities",
+        __config__=ConfigDict(extra="forbid"),
+        __doc__="Every class's probability, by class name; they sum to 1.",
+        **{f"p{i}": (probability, Field(alias=n)) for i, n in enumerate(c.class_names)},
+    )
+    return {
+        "label": (
+            Literal[c.class_names],
+            Field(description="the most probable class, as the data names it"),
+        ),
+        "score": (probability, Field(description="the probability of that class")),
+        "probabilities": (probabilities, ...),
+    }
+
+
+def response_model(key: str, c: contract.Contract | None = None) -> type[BaseModel]:
     """The /predict answer; each prediction names its record by `key` (the contract's id,
     or `row`, the record's 1-based place in the request, when the data has no id)."""
+    c = c or contract.current()
+    # Newer tasks publish that a prediction holds nothing else; the binary document is
+    # left as clients already know it.
+    closed = ConfigDict(extra="forbid") if c.task != "binary" else None
     prediction = _pydantic_model(
         "Prediction",
+        __config__=closed,
         **{key: (str if key == schema.ID else int, ...)},
-        score=(
-            float,
-            Field(description="the positive class's probability, as `ratchet score` gives it"),
-        ),
-        label=(Literal[0, 1], Field(description="1 if score >= threshold (evaluate.threshold)")),
+        **_outputs_of(c),
     )
+    # The threshold turns a score into a label: only a binary model has one.
+    threshold = {"threshold": (float, ...)} if c.task == "binary" else {}
     return _pydantic_model(
         "PredictResponse",
         model=(str, Field(description="the model version that scored the records")),
-        threshold=(float, ...),
+        **threshold,
         predictions=(list[prediction], Field(description="one per record, in request order")),
     )
+
+
+def prediction_items(c: contract.Contract, outputs: dict[str, np.ndarray]) -> list[dict]:
+    """`predict.outputs` as the response's predictions (without the record's key)."""
+    if c.task == "binary":
+        return [
+            {"score": s, "label": y}
+            for s, y in zip(outputs["score"].tolist(), outputs["label"].tolist(), strict=True)
+        ]
+    if c.task == "regression":
+        return [{"prediction": p} for p in outputs["prediction"].tolist()]
+    names = c.class_names
+    proba = zip(*(outputs[predict.proba_column(n)].tolist() for n in names), strict=True)
+    return [
+        {"label": y, "score": s, "probabilities": dict(zip(names, ps, strict=True))}
+        for y, s, ps in zip(
+            outputs["label"].tolist(), outputs["score"].tolist(), proba, strict=True
+        )
+    ]
+
+
+def describe_task(c: contract.Contract, threshold: float) -> dict[str, Any]:
+    """What /model says of the task: its name, the classes, the threshold (binary only)."""
+    if c.task == "binary":
+        return {"task": c.task, "threshold": threshold}
+    if c.task == "multiclass":
+        return {"task": c.task, "classes": list(c.class_names)}
+    return {"task": c.task}
 
 
 class ErrorItem(BaseModel):
@@ -516,6 +588,7 @@ def create_app(
     c = contract.current()
     parse = Parser(record, max_batch)
     body_limit = max_body_bytes or default_max_body_bytes(max_batch)
+    threshold_of = {"threshold": threshold} if c.task == "binary" else {}
 
     def load(loader: Callable[[], Model]) -> None:
         try:
@@ -559,12 +632,16 @@ def create_app(
             return unready()
         return JSONResponse({"status": "ok", "model": state.model.version})
 
-    @app.get("/model", summary="the loaded model: name, version, stage, commit, metrics")
+    @app.get(
+        "/model",
+        summary="the loaded model: name, version, stage, commit, metrics, task"
+        + {"binary": ", threshold", "multiclass": ", classes"}.get(c.task, ""),
+    )
     async def model_info() -> Response:
         if state.model is None:
             return unready()
         return JSONResponse(
-            {**state.model.describe(), "threshold": threshold, "max_batch": max_batch,
+            {**state.model.describe(), **describe_task(c, threshold), "max_batch": max_batch,
              "max_body_bytes": body_limit}
         )  # fmt: skip
 
@@ -575,28 +652,29 @@ def create_app(
             rows = table(records, dtypes)
             with np.errstate(over="ignore", divide="ignore"):  # infinities are checked next
                 feats = features.build_features(rows, c)
-            _check_finite(feats, single=body.lstrip()[:1] == b"{")
+            single = body.lstrip()[:1] == b"{"
+            _check_finite(feats, single=single)
+            with np.errstate(over="ignore", invalid="ignore"):  # checked next
+                outputs = predict.outputs(current.pipeline, feats, threshold, c)
+            _check_outputs_finite(outputs, single=single)
         except BadRequest as exc:
             return _json({"detail": exc.errors}, 422)
-        scores = predict.model_scores(current.pipeline, feats)
-        labels = predict.labels(scores, threshold)
         # The id as text, whatever its type: as the response model and `ratchet score` say.
         ids = (
             rows[key].astype(str).tolist() if key in rows.columns else list(range(1, len(rows) + 1))
         )
         predictions = [
-            {key: i, "score": s, "label": y}
-            for i, s, y in zip(ids, scores.tolist(), labels.tolist(), strict=True)
+            {key: i, **item} for i, item in zip(ids, prediction_items(c, outputs), strict=True)
         ]
-        return _json({"model": current.version, "threshold": threshold, "predictions": predictions})
+        return _json({"model": current.version, **threshold_of, "predictions": predictions})
 
     error = {"model": ErrorResponse}
     closes = "; the server then closes the connection"
 
     @app.post(
         "/predict",
-        summary="score and label for one record or a list of records",
-        response_model=response_model(key),
+        summary=_SUMMARY[c.task],
+        response_model=response_model(key, c),
         responses={
             408: {**error, "description": f"body not received within serve.read_timeout{closes}"},
             413: {**error, "description": f"body larger than serve.max_body_bytes{closes}"},
@@ -642,6 +720,29 @@ def create_app(
 
     app.openapi = openapi  # type: ignore[method-assign]
     return app
+
+
+_SUMMARY = {
+    "binary": "score and label for one record or a list of records",
+    "multiclass": "the class, its probability and every class's for one record or a list",
+    "regression": "the prediction for one record or a list of records",
+}
+
+
+def _check_outputs_finite(outputs: dict[str, np.ndarray], *, single: bool) -> None:
+    """422 for records the model answers with an infinity or NaN (a linear model given
+    huge but valid inputs): JSON cannot carry it, and it would mean nothing."""
+    numeric = [v for v in outputs.values() if v.dtype.kind == "f"]
+    bad = np.flatnonzero(~np.isfinite(np.column_stack(numeric)).all(axis=1)).tolist()
+    if not bad:
+        return
+    errors = [
+        {"loc": ["body"] if single else ["body", row], "type": "prediction_not_finite",
+         "msg": "The model's output for this record is not a finite number: a value of the "
+                "record is too large to predict from"}
+        for row in bad[:MAX_ERRORS]
+    ]  # fmt: skip
+    raise BadRequest(errors + _more(len(bad)))
 
 
 def _check_finite(feats: pd.DataFrame, *, single: bool) -> None:

@@ -225,9 +225,11 @@ def _serve(args, cfg: ServeParams, threshold: float, host: str, port: int, model
         example=_example(),
     )
     max_bytes = cfg.max_body_bytes or api.default_max_body_bytes(cfg.max_batch)
+    task = contract.current().task
+    what = f"threshold {threshold}" if task == "binary" else task
     print(
         f"serving {model.name} {model.version} on http://{host}:{port} "
-        f"(threshold {threshold}, at most {cfg.max_batch} records and {max_bytes:,} bytes "
+        f"({what}, at most {cfg.max_batch} records and {max_bytes:,} bytes "
         "a request; docs: /docs)",
         flush=True,
     )
