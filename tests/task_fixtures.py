@@ -84,3 +84,16 @@ def scored_outputs(model_path: Path, frame: pd.DataFrame) -> dict[str, np.ndarra
         checked = validation.check(frame, require_target=c.target in frame, expectations=False)
         assert checked.passed, validation.summary(checked)
         return predict.table_outputs(pipeline, checked.table, 0.5)
+
+
+def scaler_overflow(model_path: Path) -> tuple[str, float]:
+    """(column, value): a valid value that overflows in a linear model's scaler.
+
+    The largest float divided by a standard deviation below 1 is an infinity (subtracting
+    a small mean cannot overflow: it rounds back to the largest float).
+    """
+    pre = model.load(model_path)[0]
+    columns = next(cols for name, _, cols in pre.transformers_ if name == "numeric")
+    scales = pre.named_transformers_["numeric"][-1].scale_
+    assert scales.min() < 1, scales  # the fixture data has one such column
+    return columns[int(scales.argmin())], float(np.finfo("float64").max)

@@ -15,7 +15,7 @@ from ratchet.cli import main
 from ratchet.dataset import sample, schema
 from ratchet.dataset.features import build_features
 from ratchet.pipeline import evaluate, model
-from task_fixtures import raw_rows, scored_outputs, toy_model
+from task_fixtures import raw_rows, scaler_overflow, scored_outputs, toy_model
 
 
 @pytest.fixture
@@ -161,3 +161,32 @@ def test_a_model_file_is_scored_where_there_is_no_dataset_contract(tmp_path, tas
     )  # fmt: skip
     assert "scored 20 rows" in done.stdout
     assert len(pd.read_parquet(tmp_path / "o.parquet")) == 20
+
+
+@pytest.mark.parametrize(
+    ("task", "estimator"), [("regression", "ridge"), ("multiclass", "logistic_regression")]
+)
+def test_valid_rows_a_linear_model_cannot_score_are_rejected_like_invalid_ones(
+    workdir, tmp_path, repo_params, capsys, task, estimator
+):
+    path = toy_model(tmp_path / "linear", task, repo_params, estimator=estimator)
+    batch = raw_rows(task, 40, seed=9).drop(columns=["y"])
+    batch.loc[6, ["x1", "x2"]] = [1e308, -1e308]  # finite once scaled; the output is not
+    column, value = scaler_overflow(path)
+    batch.loc[30, column] = value  # overflows in the scaler itself
+    batch.to_csv("batch.csv", index=False)
+    args = ["--model", str(path), "--input", "batch.csv", "--chunk-rows", "16"]
+    assert score(*args, "--output", "o.parquet") == 2
+    err = capsys.readouterr().err
+    assert "batch.csv: row 7: valid, but the model cannot score it" in err
+    assert not (workdir / "o.parquet").exists()
+    assert score(*args, "--output", "o.parquet", "--quarantine", "bad.csv") == 0
+    out = pd.read_parquet("o.parquet")
+    assert len(out) == 38 and 7 not in set(out["row"]) and 31 not in set(out["row"])
+    assert np.isfinite(out.select_dtypes("float64").to_numpy()).all()
+    bad = pd.read_csv("bad.csv")
+    assert bad[["row", "check"]].values.tolist() == [
+        [7, "finite_output"],
+        [31, "finite_after_scaling"],
+    ]
+    assert bad["column"].iloc[1] == column

@@ -27,7 +27,7 @@ from ratchet.core.params import ServeParams, parse_section, read_yaml
 from ratchet.dataset import contract, sample, schema, validation
 from ratchet.pipeline import model, predict
 from ratchet.serving import api, serve
-from task_fixtures import raw_rows, scored_outputs, toy_model
+from task_fixtures import raw_rows, scaler_overflow, scored_outputs, toy_model
 
 SERVE = parse_section("serve", ServeParams, read_yaml(EXAMPLE / "params.yaml"))
 
@@ -1024,15 +1024,28 @@ def test_a_linear_model_that_overflows_on_a_huge_valid_record_is_a_422(
 ):
     # The record is valid (x1 has no bounds) and its features are finite; the linear
     # model's output is not, and JSON has no infinity: a 422 for that record, never a 500.
-    pipeline = model.load(toy_model(tmp_path, task, repo_params, estimator=estimator))
+    path = toy_model(tmp_path, task, repo_params, estimator=estimator)
+    pipeline = model.load(path)
     with contract.use(model.contract_for(pipeline)):
         app = api.create_app(api.Model(pipeline, "toy", "v1"), threshold=0.5, max_batch=5)
-    huge = {"x1": 1e308, "x2": -1e308, "g": "p"}
+    huge = {"x1": 1e308, "x2": -1e308, "g": "p"}  # finite once scaled; the output is not
+    # The largest float minus the training mean overflows in the scaler itself, and
+    # scikit-learn refuses the whole batch: the 422 still names the record.
+    column, value = scaler_overflow(path)
+    largest = {"x1": 0.0, "x2": 0.0, "g": "p", column: value}
+    fine = {"x1": 0.5, "x2": 0.0, "g": "q"}
     with TestClient(app) as c:
-        batch = c.post("/predict", json=[{"x1": 0.5, "x2": 0.0, "g": "q"}, huge])
-        fine = c.post("/predict", json={"x1": 1e200, "x2": 0.0, "g": "q"})
-    assert batch.status_code == 422, batch.text
-    assert [(e["loc"], e["type"]) for e in batch.json()["detail"]] == [
+        outputs = c.post("/predict", json=[fine, huge])
+        scaled = c.post("/predict", json=[fine, fine, largest])
+        one = c.post("/predict", json=largest)
+        large = c.post("/predict", json={"x1": 1e200, "x2": 0.0, "g": "q"})
+    assert outputs.status_code == 422, outputs.text
+    assert [(e["loc"], e["type"]) for e in outputs.json()["detail"]] == [
         (["body", 1], "prediction_not_finite")
     ]
-    assert fine.status_code == 200, fine.text
+    assert scaled.status_code == 422, scaled.text
+    (error,) = scaled.json()["detail"]
+    assert error["loc"] == ["body", 2]
+    assert f"Feature {column!r} of this record overflows" in error["msg"]
+    assert one.status_code == 422 and one.json()["detail"][0]["loc"] == ["body"]
+    assert large.status_code == 200, large.text

@@ -44,6 +44,55 @@ def infinite_features(feats: pd.DataFrame) -> list[tuple[int, str]]:
     return [(int(r), numeric[c]) for r, c in zip(rows.tolist(), cols.tolist(), strict=True)]
 
 
+def _overflowing_inputs(pipeline: Pipeline, feats: pd.DataFrame) -> list[tuple[int, str]]:
+    """(row position, feature) of every value the model's preprocessing turns into an
+    infinity: a linear model scales (x - mean) / std, and a valid value near the float
+    limit divided by a std below 1 overflows."""
+    steps = pipeline[:-1]
+    with np.errstate(over="ignore", invalid="ignore"):
+        values = np.asarray(steps.transform(feats), dtype="float64")
+    names = steps.get_feature_names_out()
+    rows, cols = np.nonzero(np.isinf(values))
+    return [(int(r), str(names[c])) for r, c in zip(rows.tolist(), cols.tolist(), strict=True)]
+
+
+def _nonfinite_outputs(out: dict[str, np.ndarray]) -> list[int]:
+    """Row positions whose numeric output is infinite or NaN."""
+    numeric = [v for v in out.values() if v.dtype.kind == "f"]
+    if not numeric or not len(numeric[0]):
+        return []
+    return np.flatnonzero(~np.isfinite(np.column_stack(numeric)).all(axis=1)).tolist()
+
+
+Unscorable = tuple[int, str, str, float | None]  # row position, column, check, value
+
+
+def guarded_outputs(
+    pipeline: Pipeline, feats: pd.DataFrame, threshold: float, c: Contract | None = None
+) -> tuple[dict[str, np.ndarray] | None, list[Unscorable]]:
+    """`outputs`, and every row the model cannot answer with a number.
+
+    Valid but huge values can defeat a linear model: check "finite_after_scaling" names a
+    feature its scaling overflows (scikit-learn then refuses the whole table, so the
+    outputs are None); "finite_output" an output that came out infinite or NaN (column:
+    score or prediction). Callers reject those rows; gradient boosting never has any.
+    """
+    c = c or model.contract_for(pipeline)
+    try:
+        with np.errstate(over="ignore", invalid="ignore"):  # checked below
+            out = outputs(pipeline, feats, threshold, c)
+    except ValueError:
+        bad = _overflowing_inputs(pipeline, feats)
+        if not bad:
+            raise
+        return None, [
+            (r, col, "finite_after_scaling", float(feats[col].iloc[r]) if col in feats else None)
+            for r, col in bad
+        ]
+    name = "prediction" if c.task == "regression" else "score"
+    return out, [(r, name, "finite_output", float(out[name][r])) for r in _nonfinite_outputs(out)]
+
+
 def labels(scores: np.ndarray, threshold: float) -> np.ndarray:
     """1 where the score is at or above the threshold (params evaluate.threshold)."""
     return (np.asarray(scores, dtype="float64") >= threshold).astype("int8")

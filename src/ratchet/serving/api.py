@@ -654,9 +654,7 @@ def create_app(
                 feats = features.build_features(rows, c)
             single = body.lstrip()[:1] == b"{"
             _check_finite(feats, single=single)
-            with np.errstate(over="ignore", invalid="ignore"):  # checked next
-                outputs = predict.outputs(current.pipeline, feats, threshold, c)
-            _check_outputs_finite(outputs, single=single)
+            outputs = _model_outputs(current.pipeline, feats, threshold, c, single=single)
         except BadRequest as exc:
             return _json({"detail": exc.errors}, 422)
         # The id as text, whatever its type: as the response model and `ratchet score` say.
@@ -729,20 +727,30 @@ _SUMMARY = {
 }
 
 
-def _check_outputs_finite(outputs: dict[str, np.ndarray], *, single: bool) -> None:
-    """422 for records the model answers with an infinity or NaN (a linear model given
-    huge but valid inputs): JSON cannot carry it, and it would mean nothing."""
-    numeric = [v for v in outputs.values() if v.dtype.kind == "f"]
-    bad = np.flatnonzero(~np.isfinite(np.column_stack(numeric)).all(axis=1)).tolist()
+# Why the model cannot answer a valid record (`predict.guarded_outputs`' checks).
+_UNSCORABLE = {
+    "finite_after_scaling": "Feature {column!r} of this record overflows once the model scales it",
+    "finite_output": "The model's output for this record is not a finite number",
+}
+
+
+def _model_outputs(
+    pipeline: Pipeline, feats: pd.DataFrame, threshold: float, c, *, single: bool
+) -> dict[str, np.ndarray]:
+    """`predict.outputs`, or a 422 for the records the model cannot answer with a number
+    (huge valid values a linear model overflows on): JSON has no infinity."""
+    outputs, bad = predict.guarded_outputs(pipeline, feats, threshold, c)
     if not bad:
-        return
+        return outputs
+    # One error a record: its first overflowing feature.
+    rows = {row: _UNSCORABLE[check].format(column=column)
+            for row, column, check, _ in reversed(bad)}  # fmt: skip
     errors = [
         {"loc": ["body"] if single else ["body", row], "type": "prediction_not_finite",
-         "msg": "The model's output for this record is not a finite number: a value of the "
-                "record is too large to predict from"}
-        for row in bad[:MAX_ERRORS]
+         "msg": f"{msg}: a value of the record is too large to predict from"}
+        for row, msg in sorted(rows.items())[:MAX_ERRORS]
     ]  # fmt: skip
-    raise BadRequest(errors + _more(len(bad)))
+    raise BadRequest(errors + _more(len(rows)))
 
 
 def _check_finite(feats: pd.DataFrame, *, single: bool) -> None:

@@ -22,7 +22,7 @@ import pyarrow.parquet as pq
 from ratchet.core import io, params
 from ratchet.core.errors import RatchetError
 from ratchet.core.params import EvaluateParams
-from ratchet.dataset import contract, schema, validation
+from ratchet.dataset import contract, features, schema, validation
 from ratchet.dataset.contract import Contract
 from ratchet.dataset.rawdata import ARROW_TEXT, check_file, csv_options
 from ratchet.pipeline import model, predict
@@ -69,7 +69,7 @@ def prepare_chunk(chunk: pd.DataFrame, first_row: int) -> tuple[pd.DataFrame, pd
     """
     labelled = schema.TARGET in chunk.columns
     result = validation.check(chunk, require_target=labelled, expectations=False)
-    rejected = pd.DataFrame(columns=["row", "column", "check", "value"])
+    rejected = _no_rows()
     if not result.passed:
         cases = result.failure_cases
         if cases["row"].isna().any():
@@ -89,6 +89,11 @@ def first_bad_row(path, bad: pd.DataFrame) -> str:
     """`path: row N: column 'c' failed CHECK (value v)` for the first rejected row."""
     first = bad.iloc[0]
     c = contract.current()
+    if first["check"] in UNSCORABLE:
+        return (
+            f"{path}: row {first['row']}: valid, but the model cannot score it: "
+            f"{first['column']} {UNSCORABLE[first['check']]} (value {first['value']})"
+        )
     if first["column"] == c.target and c.task != "regression":
         # The label fails as a number ("coerce_dtype('Int64')"); what the user needs to
         # know is that it is no class the model was trained on, and which ones it knows.
@@ -102,12 +107,49 @@ def first_bad_row(path, bad: pd.DataFrame) -> str:
     )
 
 
+def model_outputs(
+    pipeline, table: pd.DataFrame, threshold: float
+) -> tuple[pd.DataFrame, dict, pd.DataFrame]:
+    """(rows kept, their outputs, rows rejected) of a validated table.
+
+    Valid rows the model cannot answer with a number are rejected as invalid ones are:
+    a huge value a linear model's scaling overflows (scikit-learn then refuses the whole
+    chunk), or an output that is infinite or NaN. Rejected rows carry the index label.
+    """
+    c = contract.current()
+    outputs, cases = predict.guarded_outputs(
+        pipeline, features.build_features(table, c), threshold, c
+    )
+    if not cases:
+        return table, outputs, _no_rows()
+    rows = sorted({r for r, *_ in cases})
+    rejected = pd.DataFrame(cases, columns=["row", "column", "check", "value"])
+    rejected["row"] = table.index[rejected["row"]].to_numpy(dtype="int64")
+    kept = table.drop(index=table.index[rows])
+    return kept, predict.table_outputs(pipeline, kept, threshold), rejected
+
+
+# Why a valid row is rejected by the model (the quarantine file's `check`).
+UNSCORABLE = {
+    "finite_after_scaling": "overflows once the model scales it (a linear model)",
+    "finite_output": "comes out as no finite number",
+}
+
+
+def _no_rows() -> pd.DataFrame:
+    return pd.DataFrame(columns=["row", "column", "check", "value"])
+
+
 def score_chunk(
     chunk: pd.DataFrame, pipeline, threshold: float, version: str, first_row: int
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """(scored rows, rejected rows with reasons) for one chunk; row numbers are global."""
     table, rejected = prepare_chunk(chunk, first_row)
-    outputs = predict.table_outputs(pipeline, table, threshold)
+    table, outputs, unscorable = model_outputs(pipeline, table, threshold)
+    if len(unscorable):
+        unscorable["row"] += first_row + 1  # index labels are 0-based within the chunk
+        both = [r for r in (rejected, unscorable) if len(r)]
+        rejected = pd.concat(both, ignore_index=True).sort_values("row", ignore_index=True)
     if schema.ID:
         key = {schema.ID: table[schema.ID].astype(str).to_numpy()}
     else:  # no id column: rows are named by their place in the input
@@ -149,8 +191,9 @@ def _score(
     if progress:
         print(file=sys.stderr)
     if args.quarantine:
-        empty = pd.DataFrame(columns=["row", "column", "check", "value"])
-        io.write_table(args.quarantine, pd.concat(rejects, ignore_index=True) if rejects else empty)
+        io.write_table(
+            args.quarantine, pd.concat(rejects, ignore_index=True) if rejects else _no_rows()
+        )
     return scored, rejected, version
 
 
