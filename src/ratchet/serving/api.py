@@ -677,7 +677,12 @@ def create_app(
             408: {**error, "description": f"body not received within serve.read_timeout{closes}"},
             413: {**error, "description": f"body larger than serve.max_body_bytes{closes}"},
             415: {**error, "description": "body is not JSON"},
-            422: {**error, "description": "invalid records, field by field"},
+            422: {
+                **error,
+                "description": "invalid records, field by field; or a valid record the "
+                "model cannot answer with a number (prediction_not_finite: a linear model "
+                "given values near the float limit)",
+            },
             503: {"description": "model not loaded yet"},
         },
         openapi_extra={"requestBody": _request_body(max_batch, body_limit)},
