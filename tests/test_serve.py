@@ -817,7 +817,7 @@ def test_score_predict_and_evaluate_agree_exactly(registry_repo, test_split, tmp
     assert info == {
         "name": "churn-model", "version": "v1.0.0", "stage": "prod", "commit": commit,
         "metrics": {k: metrics[k] for k in ("roc_auc", "pr_auc", "f1", "log_loss", "brier")},
-        "threshold": 0.5, "max_batch": SERVE.max_batch,
+        "task": "binary", "threshold": 0.5, "max_batch": SERVE.max_batch,
         "max_body_bytes": api.default_max_body_bytes(SERVE.max_batch),
     }  # fmt: skip
 
