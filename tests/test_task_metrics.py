@@ -119,17 +119,6 @@ def test_an_unlisted_class_fails_validation_naming_the_labels():
     assert any("every class must be listed in 'labels'" in line for line in lines), lines
 
 
-def test_commands_built_for_binary_refuse_a_model_of_another_task(tmp_path, repo_params):
-    with contract.use(toy_contract("regression")):
-        train, _ = split(toy_table("regression"), FeaturizeParams(test_size=0.3, seed=0))
-        tp = parse_section("train", TrainParams, repo_params).model_copy(update={"max_iter": 5})
-        train.to_parquet(tmp_path / "train.parquet")
-        train_run(tmp_path / "train.parquet", tmp_path / "m.skops", tmp_path / "live", tp)
-    loaded = model.load(tmp_path / "m.skops")  # the checkout's contract is binary
-    with pytest.raises(RatchetError, match=r"^regression models are not served yet \(binary"):
-        model.binary_only(loaded, "served")
-
-
 def test_a_class_missing_from_the_test_split_is_one_line_naming_it():
     table = toy_table("multiclass", rows=300)
     rare = table.index[table["y"] == 2][2:]  # class c keeps only 2 rows

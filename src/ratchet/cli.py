@@ -61,27 +61,6 @@ COMMANDS: dict[str, tuple[str, str]] = {
 }
 
 
-# Commands built for binary models only so far, and what they would do with a model.
-BINARY_ONLY: dict[str, str] = {}
-
-
-def refuse_unbuilt_task(args: argparse.Namespace) -> None:
-    """One clear line when a command is not built yet for the contract's task."""
-    command = args.command
-    if command == "model" and getattr(args, "handler", None) is not None:
-        command = f"model {args.handler.__name__}"
-    if command not in BINARY_ONLY:
-        return
-    from ratchet.dataset import contract
-
-    try:
-        task = contract.current().task
-    except RatchetError:
-        return  # no readable contract here: the command says what it is missing
-    if task != "binary":
-        raise RatchetError(f"{task} models are not {BINARY_ONLY[command]} yet (binary only)")
-
-
 def build_parser(argv: Sequence[str]) -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="ratchet", description="Git-native ML lifecycle: pipeline stages and tools."
@@ -120,7 +99,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     args = build_parser(argv).parse_args(argv)
     try:
-        refuse_unbuilt_task(args)
         return args.handler(args)
     except RatchetError as exc:
         print(f"ratchet {args.command}: error: {exc}", file=sys.stderr)

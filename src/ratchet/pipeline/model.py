@@ -162,15 +162,6 @@ def contract_for(model: Pipeline) -> Contract:
     return c
 
 
-def binary_only(model: Pipeline, done: str) -> Pipeline:
-    """The model, if its task is binary; else one line saying what is not built yet, e.g.
-    "multiclass models are not served yet (binary only)"."""
-    task = contract_for(model).task
-    if task != "binary":
-        raise RatchetError(f"{task} models are not {done} yet (binary only)")
-    return model
-
-
 def _normalise(model: Pipeline) -> None:
     # HistGradientBoosting records the machine's core count; it does not change
     # predictions but would make the file differ between machines.
