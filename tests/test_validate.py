@@ -5,7 +5,7 @@ import pytest
 
 from ratchet.core.errors import RatchetError, ValidationFailed
 from ratchet.core.params import ValidateParams
-from ratchet.dataset import schema, validation
+from ratchet.dataset import contract, schema, validation
 from ratchet.dataset.rawdata import read_raw
 from ratchet.pipeline import validate
 
@@ -293,3 +293,25 @@ def test_data_without_its_id_or_target_is_one_failure_not_a_traceback(raw, role)
     result = validation.check(raw.drop(columns=[column]))
     assert not result.passed
     assert [f.line() for f in result.errors] == [f"column '{column}': required column is missing"]
+
+
+def test_data_metrics_name_the_target_by_task():
+    from ratchet.review.report import Extras, data_section
+    from task_fixtures import toy_contract, toy_table
+
+    with contract.use(toy_contract("multiclass")):
+        table = toy_table("multiclass")
+        m = validate.data_metrics(table)
+    shares = table["y"].value_counts(normalize=True)
+    assert "label_rate" not in m
+    assert m["class_share"] == {n: round(shares[i], 6) for i, n in enumerate("abc")}
+    with contract.use(toy_contract("regression")):
+        r = validate.data_metrics(toy_table("regression"))
+    assert "label_rate" not in r and r["target_mean"] == pytest.approx(10.0, abs=0.5)
+    base = {**m, "class_share": {**m["class_share"], "a": 0.5}}
+    lines = data_section(Extras(base_data=base, current_data=m, warnings=[], plot_files=[]))
+    assert "label rate" not in "\n".join(lines)
+    (row,) = [line for line in lines if line.startswith("| share of a |")]
+    assert row == f"| share of a | 0.5000 | {m['class_share']['a']:.4f} | " + (
+        f"{m['class_share']['a'] - 0.5:+.4f} |"
+    )

@@ -32,9 +32,24 @@ def data_metrics(typed: pd.DataFrame) -> dict[str, Any]:
     ]
     return {
         "rows": len(typed),
-        "label_rate": round(float(typed[schema.TARGET].mean()), 6),
+        **_target_metrics(typed[schema.TARGET], c),
         "null_share": {c: round(float(typed[c].isna().mean()), 6) for c in sorted(typed.columns)},
         "mean": {c: round(float(typed[c].mean()), 6) for c in sorted(numeric)},
+    }
+
+
+def _target_metrics(target: pd.Series, c: contract.Contract) -> dict[str, Any]:
+    """The target's headline by task: the positive share (binary), each class's share in
+    the data's own class names (multiclass), the mean (regression)."""
+    if c.task == "binary":
+        return {"label_rate": round(float(target.mean()), 6)}
+    if c.task == "regression":
+        return {"target_mean": round(float(target.mean()), 6)}
+    shares = target.value_counts(normalize=True)
+    return {
+        "class_share": {
+            name: round(float(shares.get(i, 0.0)), 6) for i, name in enumerate(c.class_names)
+        }
     }
 
 

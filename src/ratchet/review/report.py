@@ -32,7 +32,7 @@ MAX_CHARS = 60_000
 MAX_PARAM_ROWS = 40
 MAX_METRIC_ROWS = 40
 MAX_WARNINGS = 20
-DATA_KEYS = (("rows", "rows"), ("label_rate", "label rate"))
+DATA_KEYS = (("rows", "rows"), ("label_rate", "label rate"), ("target_mean", "target mean"))
 TITLE = "Ratchet report"
 ABSENT = object()  # a params key one side does not have
 
@@ -158,9 +158,15 @@ def _count(value: float | None) -> str:
 def data_section(extras: Extras) -> list[str]:
     if extras.current_data is None and extras.base_data is None:
         return ["No data metrics."]
-    base, current = extras.base_data or {}, extras.current_data or {}
+    base, current = dict(extras.base_data or {}), dict(extras.current_data or {})
     rows = ["| data | base | this change | Δ |", "| --- | ---: | ---: | ---: |"]
-    for key, label in DATA_KEYS:
+    keys = [(k, label) for k, label in DATA_KEYS if k in base or k in current]
+    shares = [base.get("class_share") or {}, current.get("class_share") or {}]
+    for name in dict.fromkeys([*shares[1], *shares[0]]):  # a multiclass target's classes
+        base[f"share {name}"] = shares[0].get(name)
+        current[f"share {name}"] = shares[1].get(name)
+        keys.append((f"share {name}", f"share of {name}"))
+    for key, label in keys:
         b, c = number(base.get(key)), number(current.get(key))
         delta = None if b is None or c is None else c - b
         if key == "rows":  # a count: 500 rows, not 500.0000
