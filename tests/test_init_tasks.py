@@ -67,3 +67,13 @@ def test_init_drafts_class_balance_and_zero_share_expectations():
                             "y": [f"{i * 0.5:.1f}" for i in range(100)]})  # fmt: skip
     drafted = {e["check"]: e for e in init.draft(numbers, "y")["expectations"]}
     assert drafted["zero_share"]["max"] == 0.06  # one 0 in 100 rows, plus 5 points
+
+
+def test_a_numeric_target_with_one_stray_text_value_names_it():
+    values = [f"{i * 0.37:.2f}" for i in range(120)]
+    values[5] = "n/a?"
+    frame = pd.DataFrame({"x": [str(i) for i in range(120)], "y": values})
+    with pytest.raises(RatchetError, match=r"mostly numbers but not 'n/a\?' \(row 6\)"):
+        init.draft(frame, "y")
+    with pytest.raises(RatchetError, match=r"is not numeric \(e.g. 'n/a\?' \(row 6\)\)"):
+        init.draft(frame, "y", task="regression")

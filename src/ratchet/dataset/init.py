@@ -376,11 +376,27 @@ def infer_task(p: _Profile, target: str, source: str) -> str:
         if fractional or distinct > NUMERIC_CLASSES:
             return "regression"
     if distinct > MAX_CATEGORIES:
+        odd = _not_a_number(p)
+        hint = (
+            f" (mostly numbers but not {odd}: for regression, fix it or list it in `missing`)"
+            if odd
+            else ""
+        )
         raise RatchetError(
             f"{source}: target {target!r} has {distinct} distinct text values; too many for "
-            f"classes (at most {MAX_CATEGORIES}): is it the right column?"
+            f"classes (at most {MAX_CATEGORIES}): is it the right column?{hint}"
         )
     return "multiclass"
+
+
+def _not_a_number(p: _Profile) -> str | None:
+    """The first value that is no number, in a column that is mostly numbers, e.g. "'n/a?'
+    (row 7)"; None when most values are not numbers either."""
+    numbers = pd.to_numeric(p.values, errors="coerce")
+    if numbers.notna().mean() < 0.9 or numbers.notna().all():
+        return None
+    first = numbers.index[numbers.isna()][0]
+    return f"{p.values[first]!r} (row {int(first) + 1})"  # 1 = the first data row
 
 
 def _multiclass_target(p: _Profile, target: str, source: str):
@@ -429,8 +445,9 @@ def _label_text(value: Any) -> str:
 def _regression_target(p: _Profile, target: str, source: str):
     _no_missing(p, target, source)
     if p.kind not in ("integer", "float"):
+        odd = _not_a_number(p) or repr(p.values.iloc[0])
         raise RatchetError(
-            f"{source}: target {target!r} is not numeric (e.g. {p.values.iloc[0]!r}); "
+            f"{source}: target {target!r} is not numeric (e.g. {odd}); "
             "task regression predicts a number"
         )
     values = p.values.astype(float)
