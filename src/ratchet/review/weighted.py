@@ -81,24 +81,26 @@ def sums(columns: np.ndarray, combine: Callable[[np.ndarray], np.ndarray]) -> Su
 
 class Batch:
     """Several kernels on the same weights, every `Sums` kernel in one matrix product, so
-    a block of weights is read once for all of them (log loss and Brier, base and new)."""
+    a block of weights is read once for all of them (log loss and Brier, base and new).
+    The `Sums` columns are kept only stacked: at a million rows each copy is 16 MB."""
 
     def __init__(self, kernels: list[Kernel]) -> None:
-        self.kernels = kernels
-        self.linear = [i for i, k in enumerate(kernels) if isinstance(k, Sums)]
-        columns = [kernels[i].columns for i in self.linear]
-        self.stacked = np.vstack(columns) if columns else np.empty((0, 0))
+        linear = [(i, k) for i, k in enumerate(kernels) if isinstance(k, Sums)]
+        self.others = [(i, k) for i, k in enumerate(kernels) if not isinstance(k, Sums)]
+        self.combines = [(i, k.combine) for i, k in linear]
+        self.size = len(kernels)
+        columns = [k.columns for _, k in linear]
+        self.stacked = np.vstack(columns) if columns else None
         self.cuts = np.cumsum([c.shape[0] for c in columns])[:-1]
 
     def __call__(self, weights: np.ndarray) -> list[np.ndarray]:
-        out = [None] * len(self.kernels)
-        if self.linear:
+        out: list[np.ndarray] = [np.empty(0)] * self.size
+        if self.stacked is not None:
             summed = np.split(self.stacked @ weights.astype(np.float64), self.cuts)
-            for i, part in zip(self.linear, summed, strict=True):
-                out[i] = self.kernels[i].combine(part)
-        for i, kernel in enumerate(self.kernels):
-            if out[i] is None:
-                out[i] = kernel(weights)
+            for (i, combine), part in zip(self.combines, summed, strict=True):
+                out[i] = combine(part)
+        for i, kernel in self.others:
+            out[i] = kernel(weights)
         return out
 
 
