@@ -2,7 +2,7 @@
 
 The gate scores the base model and this change's model on the same held-out rows. Most of
 a metric's noise (which rows happen to be held out) is shared by the two models, so the
-change is judged on the pair, which is far tighter than two separate intervals:
+change is judged on the pair, usually far tighter than two separate intervals:
 
 - `method="bootstrap"` (any metric): each replicate resamples the rows once, as Poisson(1)
   row weights (the Poisson bootstrap: the same large-sample behaviour as drawing n rows
@@ -38,11 +38,9 @@ from ratchet.review.interval_metrics import Metric
 
 TASKS = ("binary", "multiclass", "regression")
 METHODS = ("bootstrap", "delong")
-# Weights drawn at a time (rows x replicates): at most 8 MB a block (float32), so memory
-# stays small at any size and a block stays warm in cache while every metric reads it;
-# at most 32 replicates, past which the running sums (a row of replicates each) slow down.
+# Weights drawn at a time (rows x replicates): 8 MB a block (float32), so memory stays
+# bounded at any size and a block stays warm in cache while every metric reads it.
 BLOCK_CELLS = 1 << 21
-BLOCK_REPLICATES = 32
 # Blocks run in parallel, one a core (4 at most: memory stays a few hundred MB).
 WORKERS = min(4, getattr(os, "process_cpu_count", os.cpu_count)() or 1)
 
@@ -136,7 +134,7 @@ def _bootstrap(
     if base.ndim == 1:
         y, base, new = _by_base_score(y, base, new)
     batch = weighted.Batch([m.kernel(y, p) for m in chosen for p in (base, new)])
-    block = max(1, min(n, BLOCK_REPLICATES, BLOCK_CELLS // y.size))
+    block = max(1, min(n, BLOCK_CELLS // y.size))
     starts = range(0, n, block)
 
     def run(start: int, seeds: np.random.SeedSequence) -> None:
