@@ -262,8 +262,14 @@ def test_a_worse_regression_model_has_higher_error_with_certainty():
 @pytest.mark.parametrize(
     ("call", "message"),
     [
-        (lambda y, b, n: paired_delta("roc_auc", "binary", y, b, n[:-1]), "new: 399 rows"),
-        (lambda y, b, n: paired_delta("roc_auc", "binary", y[:-1], b, n), "base: 400 rows"),
+        (
+            lambda y, b, n: paired_delta("roc_auc", "binary", y, b, n[:-1]),
+            r"new: predictions of shape \(399,\), expected \(400,\)",
+        ),
+        (
+            lambda y, b, n: paired_delta("roc_auc", "binary", y[:-1], b, n),
+            r"base: predictions of shape \(400,\), expected \(399,\)",
+        ),
         (lambda y, b, n: paired_delta("roc_auc", "binary", 0 * y, b, n), "class 1 has 0"),
         (
             lambda y, b, n: paired_delta("pr_auc", "binary", 0 * y, b, n, method="bootstrap"),
@@ -292,3 +298,11 @@ def test_mape_refuses_a_zero_target_and_multiclass_needs_every_class_for_auc():
     y, base, new = multiclass_data()
     with pytest.raises(RatchetError, match="class 2 has 0"):
         paired_delta("roc_auc_ovr", "multiclass", np.minimum(y, 1), base, new)
+
+
+def test_multiclass_predictions_are_a_matrix_of_the_same_classes():
+    y, base, new = multiclass_data()
+    with pytest.raises(RatchetError, match=r"expected \(400, classes\)"):
+        paired_delta("accuracy", "multiclass", y, base[:, 0], new)
+    with pytest.raises(RatchetError, match="shapes differ"):
+        paired_delta("accuracy", "multiclass", y, base, new[:, :2])

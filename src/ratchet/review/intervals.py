@@ -223,9 +223,10 @@ def _checked(task: str, y, base, new) -> tuple[np.ndarray, np.ndarray, np.ndarra
     dims = 2 if task == "multiclass" else 1
     for name, pred in (("base", base), ("new", new)):
         if pred.ndim != dims or pred.shape[0] != y.size:
+            expected = f"({y.size},)" if dims == 1 else f"({y.size}, classes)"
             raise RatchetError(
-                f"{name}: {pred.shape[0] if pred.ndim else 0} rows of shape {pred.shape[1:]}"
-                f" for {y.size} rows of y; a {task} model gives {dims}-D predictions, a row each"
+                f"{name}: predictions of shape {pred.shape}, expected {expected}: "
+                f"one per row of y ({task})"
             )
         if not np.isfinite(pred).all():
             raise RatchetError(f"{name}: predictions must be finite (found NaN or infinity)")
