@@ -147,7 +147,7 @@ def _bootstrap(
 
     # Blocks are independent (own seed each), so they run on every core and the result
     # does not depend on which thread ran which: numpy and scipy release the GIL. BLAS
-    # gets one thread a block: its own threads fight ours (a 30x slowdown, measured).
+    # gets one thread a block: its own threads fight ours (20-100x slower, measured).
     with threadpool_limits(limits=1, user_api="blas"), ThreadPoolExecutor(WORKERS) as pool:
         list(pool.map(run, starts, np.random.SeedSequence(seed).spawn(len(starts))))
     return out
