@@ -17,13 +17,19 @@ from ratchet.dataset.contract import Contract
 
 
 def key_columns(base: Contract, new: Contract, base_train: pd.DataFrame, test: pd.DataFrame):
-    """Columns that identify a row in both tables: the id when both contracts name the same
-    one, else every raw feature both contracts share, plus the target (values, not order)."""
-    if base.id and base.id == new.id and base.id in base_train and base.id in test:
-        return [base.id]
+    """Columns that identify a row in both tables: the id (when both contracts name the
+    same one), every raw feature both contracts share, and the target.
+
+    Values, not the id alone: a fresh export can reuse ids for other records (the bundled
+    sample does, for every seed), and a customer whose row changed is a new observation
+    the base model never saw. Engineered features are left out: they follow from the raw
+    ones, and a changed expression would make the same row look new.
+    """
+    ids = [base.id] if base.id and base.id == new.id else []
     shared = sorted(set(base.raw_features) & set(new.raw_features))
-    shared = [c for c in shared if c in base_train and c in test]
-    return [*shared, new.target]
+    found = [c for c in [*ids, *shared] if c in base_train and c in test]
+    # The target alone identifies nothing: no shared column, no row known to be seen.
+    return [*found, new.target] if found else []
 
 
 def row_keys(table: pd.DataFrame, columns: list[str]) -> np.ndarray:
@@ -33,7 +39,7 @@ def row_keys(table: pd.DataFrame, columns: list[str]) -> np.ndarray:
 
 def unseen(test: pd.DataFrame, base_train: pd.DataFrame, columns: list[str]) -> np.ndarray:
     """Mask of `test` rows absent from the base's train split."""
-    if any(c not in base_train for c in columns):
+    if not columns:
         return np.ones(len(test), dtype=bool)
     return ~np.isin(row_keys(test, columns), row_keys(base_train, columns))
 
