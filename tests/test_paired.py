@@ -62,6 +62,14 @@ def repo(tmp_path_factory) -> Path:
     change(repo, "degrade", "max_iter: 200", "max_iter: 3")
     change(repo, "point", "compare: paired", "compare: point")
 
+    branch(repo, "feature-change")
+    path = repo / "dataset" / "contract.yaml"
+    text = path.read_text()
+    assert "(tenure_months + 1)" in text
+    path.write_text(text.replace("(tenure_months + 1)", "(tenure_months + 2)", 1))
+    run(["dvc", "repro", "-q"], repo)
+    commit(repo, "an engineered feature computed differently")
+
     branch(repo, "other-dataset")
     path = repo / "dataset" / "contract.yaml"
     path.write_text(path.read_text().replace("name: churn ", "name: churn-eu ", 1))
@@ -102,7 +110,8 @@ def test_a_new_split_is_paired_on_rows_neither_model_trained_on(repo):
     assert 60 < rows < 300, report
     assert "test rows left out: the base model trained on them" in report
     assert "from the DVC cache at" in gate.stdout
-    assert re.fullmatch(r"\[[+-]\d\.\d{4}, [+-]\d\.\d{4}\] delong", interval_cell(report, "roc_auc"))
+    interval = r"\[[+-]\d\.\d{4}, [+-]\d\.\d{4}\] delong"
+    assert re.fullmatch(interval, interval_cell(report, "roc_auc"))
 
 
 @pytest.mark.slow
@@ -146,8 +155,17 @@ def test_point_comparison_is_a_params_switch(repo):
 
 @pytest.mark.slow
 def test_another_dataset_falls_back_with_a_note(repo):
-    gate, report = ci(repo, "other-dataset")
+    _, report = ci(repo, "other-dataset")
     assert "New baseline" in report and "paired on" not in report, report
+
+
+@pytest.mark.slow
+def test_features_the_base_model_cannot_read_fall_back_to_committed_metrics(repo):
+    gate, report = ci(repo, "feature-change")
+    note = "not paired: feature 'charges_per_tenure_month' is computed differently"
+    assert note in gate.stdout and "committed metrics compared instead" in gate.stdout
+    assert "**Not paired:**" in report
+    assert interval_cell(report, "roc_auc") == ""
 
 
 # Pure parts: the semantics of a paired check, and which rows are shared.
@@ -168,9 +186,7 @@ def delta(d: float, low: float, high: float) -> Delta:
         (+0.01, +0.002, +0.02, False),  # better
     ],
 )
-def test_a_paired_regression_fails_only_beyond_its_allowance_and_beyond_noise(
-    d, low, high, fails
-):
+def test_a_paired_regression_fails_only_beyond_its_allowance_and_beyond_noise(d, low, high, fails):
     check = check_metric("roc_auc", RULE, 0.9, 0.85 + d, "m.json", delta(d, low, high))
     assert check.passed is not fails, check.failures
     assert check.delta == pytest.approx(d)
