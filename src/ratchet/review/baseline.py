@@ -124,6 +124,11 @@ def reproduce(sha: str, paths: Paths) -> tuple[bytes, bytes]:
             p for p in (str(tree / "src"), os.environ.get("PYTHONPATH")) if p
         )
         env.setdefault("DVC_NO_ANALYTICS", "1")
+        # Whatever the cache holds (a tracked raw table, unchanged stages) is checked out
+        # first; what is missing is then produced by `dvc repro`.
+        subprocess.run(
+            ["dvc", "checkout", "--quiet"], cwd=tree, env=env, capture_output=True, check=False
+        )
         _run(["dvc", "repro", "--quiet"], tree, env)
         return (tree / paths.model).read_bytes(), (tree / paths.train).read_bytes()
     finally:
