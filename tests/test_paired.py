@@ -16,8 +16,9 @@ import pandas as pd
 import pytest
 
 from conftest import EXAMPLE_CONTRACT, make_template_repo, run
+from ratchet.core.errors import RatchetError
 from ratchet.core.params import MetricRule
-from ratchet.review import shared_rows
+from ratchet.review import baseline, shared_rows
 from ratchet.review.intervals import Delta
 from ratchet.review.rules import check_metric
 
@@ -210,3 +211,18 @@ def test_shared_rows_leave_out_the_base_training_rows_by_id_and_values():
     keys = shared_rows.key_columns(c, c, train, table)
     assert keys == [c.id, c.raw_features[0], c.target]
     assert shared_rows.unseen(table, train, keys).tolist() == [False] * 3 + [True] * 7
+
+
+def test_the_base_models_files_come_from_dvc_yaml_with_every_split_it_trained_on():
+    stages = {
+        "featurize": {"outs": ["f/train.parquet", "f/valid.parquet", "f/test.parquet"]},
+        "train": {"deps": ["f/train.parquet", "f/valid.parquet", "src/x.py"],
+                  "outs": ["m/model.skops", {"metrics/train/params.yaml": {"cache": False}}]},
+        "evaluate": {"deps": ["m/model.skops", "f/test.parquet", "src/y.py"]},
+    }  # fmt: skip
+    paths = baseline.pipeline_paths({"stages": stages}, "dvc.yaml")
+    assert paths == baseline.Paths("m/model.skops", ("f/train.parquet", "f/valid.parquet"),
+                                   "f/test.parquet")  # fmt: skip
+    del stages["evaluate"]
+    with pytest.raises(RatchetError, match=r"dvc\.yaml: no stage reads exactly one \.skops"):
+        baseline.pipeline_paths({"stages": stages}, "dvc.yaml")

@@ -38,7 +38,7 @@ class Paths:
     """Where a revision's pipeline keeps the model and its two splits."""
 
     model: str
-    train: str
+    train: tuple[str, ...]  # every split the model's stage reads (train, and validation)
     test: str
 
 
@@ -52,7 +52,8 @@ class Artifacts:
 
 def pipeline_paths(dvc_yaml: dict[str, Any], where: str) -> Paths:
     """The model (a .skops out that a later stage reads), the split that stage scores
-    (test) and the split the model's own stage reads (train), from dvc.yaml's stages."""
+    (test) and the splits the model's own stage reads (train, and validation if any: rows
+    used for early stopping were seen too), from dvc.yaml's stages."""
     stages = dvc_yaml.get("stages") or {}
     producer = {}
     for name, stage in stages.items():
@@ -67,11 +68,11 @@ def pipeline_paths(dvc_yaml: dict[str, Any], where: str) -> Paths:
             trains = [
                 d for d in trainer.get("deps") or [] if d in producer and d.endswith(".parquet")
             ]
-            if len(trains) == 1:
-                return Paths(models[0], trains[0], tests[0])
+            if trains and tests[0] not in trains:
+                return Paths(models[0], tuple(trains), tests[0])
     raise RatchetError(
         f"{where}: no stage reads exactly one .skops model and one .parquet split produced by "
-        "other stages (cannot tell which files are the model, its train and its test split)"
+        "other stages (cannot tell which files are the model, its training and its test split)"
     )
 
 
@@ -82,14 +83,14 @@ def base_paths(sha: str) -> Paths:
     return pipeline_paths(params.parse_yaml(text, f"{sha[:7]}:{DVC_YAML}"), f"{sha[:7]}:{DVC_YAML}")
 
 
-def from_cache(sha: str, paths: Paths) -> tuple[bytes, bytes] | None:
-    """The model and train split bytes from the DVC cache or remote; None when absent."""
+def from_cache(sha: str, paths: Paths) -> tuple[bytes, list[bytes]] | None:
+    """The model and training splits' bytes from the DVC cache or remote; None: absent."""
     import dvc.api
     from dvc.exceptions import DvcException
 
     try:
         model = dvc.api.read(paths.model, repo=os.getcwd(), rev=sha, mode="rb")
-        train = dvc.api.read(paths.train, repo=os.getcwd(), rev=sha, mode="rb")
+        train = [dvc.api.read(p, repo=os.getcwd(), rev=sha, mode="rb") for p in paths.train]
     except (DvcException, OSError):  # not in the cache and no remote holds it
         return None
     return model, train
@@ -109,7 +110,7 @@ def cache_dir() -> Path:
         return Path(repo.cache.local.path).resolve()
 
 
-def reproduce(sha: str, paths: Paths) -> tuple[bytes, bytes]:
+def reproduce(sha: str, paths: Paths) -> tuple[bytes, list[bytes]]:
     """Check the base out in a temporary worktree sharing the DVC cache, `dvc repro` it
     with its own code, read the two files, and remove the worktree again."""
     shared = cache_dir()
@@ -130,7 +131,7 @@ def reproduce(sha: str, paths: Paths) -> tuple[bytes, bytes]:
             ["dvc", "checkout", "--quiet"], cwd=tree, env=env, capture_output=True, check=False
         )
         _run(["dvc", "repro", "--quiet"], tree, env)
-        return (tree / paths.model).read_bytes(), (tree / paths.train).read_bytes()
+        return (tree / paths.model).read_bytes(), [(tree / p).read_bytes() for p in paths.train]
     finally:
         subprocess.run(
             ["git", "worktree", "remove", "--force", str(tree)],
@@ -150,9 +151,15 @@ def fetch(sha: str) -> Artifacts:
         found = reproduce(sha, paths)
         source = "reproduced"
     model, train = found
-    try:
-        # Read as the pipeline reads its splits, so row keys compare like with like.
-        table = pq.read_table(bytes_io.BytesIO(train)).to_pandas(types_mapper=ARROW_TEXT.get)
-    except Exception as exc:  # pyarrow raises several unrelated types for a broken file
-        raise RatchetError(f"{sha[:7]}:{paths.train}: cannot read Parquet ({exc})") from None
+    parts = zip(train, paths.train, strict=True)
+    tables = [read_table(data, f"{sha[:7]}:{path}") for data, path in parts]
+    table = pd.concat(tables, ignore_index=True) if len(tables) > 1 else tables[0]
     return Artifacts(model, table, source, time.perf_counter() - start)
+
+
+def read_table(data: bytes, source: str) -> pd.DataFrame:
+    """Parquet bytes read as the pipeline reads its splits, so row keys compare alike."""
+    try:
+        return pq.read_table(bytes_io.BytesIO(data)).to_pandas(types_mapper=ARROW_TEXT.get)
+    except Exception as exc:  # pyarrow raises several unrelated types for a broken file
+        raise RatchetError(f"{source}: cannot read Parquet ({exc})") from None
