@@ -12,6 +12,7 @@ Which way was taken and how long it took are returned: the report states both.
 
 from __future__ import annotations
 
+import hashlib
 import io as bytes_io
 import os
 import shutil
@@ -83,8 +84,22 @@ def base_paths(sha: str) -> Paths:
     return pipeline_paths(params.parse_yaml(text, f"{sha[:7]}:{DVC_YAML}"), f"{sha[:7]}:{DVC_YAML}")
 
 
+def locked_hashes(sha: str) -> dict[str, str]:
+    """Each stage output's md5 as the base commit's dvc.lock records it."""
+    text = gitrev.show(sha, "dvc.lock")
+    lock = params.parse_yaml(text or "", f"{sha[:7]}:dvc.lock") if text else {}
+    return {
+        out["path"]: out["md5"]
+        for stage in (lock.get("stages") or {}).values()
+        for out in stage.get("outs") or []
+        if isinstance(out, dict) and "path" in out and "md5" in out
+    }
+
+
 def from_cache(sha: str, paths: Paths) -> tuple[bytes, list[bytes]] | None:
-    """The model and training splits' bytes from the DVC cache or remote; None: absent."""
+    """The model and training splits' bytes from the DVC cache or remote; None: absent,
+    or not what the base's dvc.lock says (the cache is a directory this change's own CI
+    run could write to; the lock comes from git)."""
     import dvc.api
     from dvc.exceptions import DvcException
 
@@ -93,6 +108,10 @@ def from_cache(sha: str, paths: Paths) -> tuple[bytes, list[bytes]] | None:
         train = [dvc.api.read(p, repo=os.getcwd(), rev=sha, mode="rb") for p in paths.train]
     except (DvcException, OSError):  # not in the cache and no remote holds it
         return None
+    locked = locked_hashes(sha)
+    for path, data in zip((paths.model, *paths.train), (model, *train), strict=True):
+        if locked.get(path) != hashlib.md5(data, usedforsecurity=False).hexdigest():
+            return None
     return model, train
 
 
