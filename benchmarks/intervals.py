@@ -5,8 +5,10 @@
 
 Two synthetic binary models (25 % positives, scores rounded to 4 decimals so there are
 ties) scored on the same rows. Each line is one `paired_delta` call, best of --repeats,
-the bootstrap (roc_auc also by DeLong, its default); the last line is one
-`paired_deltas` call for all four bootstrapped metrics, which draws the weights once.
+the bootstrap (roc_auc also by DeLong, its default); then one `paired_deltas` call for
+all four bootstrapped metrics, which draws the weights once, and the peak RSS of the
+process that measured the size (imports included). Wall and CPU seconds: on a busy
+machine wall time shows the wait, CPU time the work.
 The goal: the four metrics under 5 s together at 200,000 rows and 1,000 replicates.
 """
 
@@ -15,6 +17,8 @@ from __future__ import annotations
 import argparse
 import os
 import resource
+import subprocess
+import sys
 import time
 
 import numpy as np
@@ -68,31 +72,39 @@ def measure(rows: int, replicates: int, repeats: int) -> dict[str, tuple[float, 
     return out
 
 
+def report(rows: int, replicates: int, repeats: int) -> None:
+    """One size's lines, with this process's peak memory (imports, data and the calls)."""
+    times = measure(rows, replicates, repeats)
+    if rows == GOAL_ROWS:
+        both = [sum(times[m][i] for m in METRICS) for i in (0, 1)]
+        times["four, separately"] = (both[0], both[1])
+    for name, (wall, cpu) in times.items():
+        print(f"{rows:>9,}  {name:<18} {wall:7.2f} {cpu:7.2f}")
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    print(f"{rows:>9,}  peak RSS {peak:.0f} MiB", flush=True)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rows", type=int, nargs="+", default=[20_000, 200_000, 1_000_000])
     parser.add_argument("--replicates", type=int, default=1000)
     parser.add_argument("--repeats", type=int, default=3, help="runs per number (best)")
+    parser.add_argument("--one", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.one:
+        report(args.rows[0], args.replicates, args.repeats)
+        return
     load = " ".join(f"{x:.1f}" for x in os.getloadavg())
     print(f"{os.cpu_count()} cores, load {load} before; {args.replicates} replicates")
-    print(f"{'rows':>9}  {'metric':<18} {'wall s':>7} {'cpu s':>7}")
+    print(f"{'rows':>9}  {'metric':<18} {'wall s':>7} {'cpu s':>7}", flush=True)
     for rows in args.rows:
-        times = measure(rows, args.replicates, args.repeats)
-        if rows == GOAL_ROWS:
-            both = [sum(times[m][i] for m in METRICS) for i in (0, 1)]
-            times["four, separately"] = (both[0], both[1])
-        for name, (wall, cpu) in times.items():
-            print(f"{rows:>9,}  {name:<18} {wall:7.2f} {cpu:7.2f}")
+        # A process a size, so each peak RSS is that size's own (a peak never goes down).
+        options = ["--rows", str(rows), "--replicates", str(args.replicates)]
+        options += ["--repeats", str(args.repeats), "--one"]
+        subprocess.run([sys.executable, "-m", "benchmarks.intervals", *options], check=True)
     load = " ".join(f"{x:.1f}" for x in os.getloadavg())
-    print(
-        f"goal: the four separately under {GOAL_SECONDS:.0f} s wall at {GOAL_ROWS:,} rows; "
-        f"load {load} after; peak RSS {peak_mib():.0f} MiB"
-    )
-
-
-def peak_mib() -> float:
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    print(f"goal: the four separately under {GOAL_SECONDS:.0f} s wall at {GOAL_ROWS:,} rows")
+    print(f"load {load} after")
 
 
 if __name__ == "__main__":
