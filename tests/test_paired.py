@@ -34,6 +34,9 @@ def set_param(repo: Path, old: str, new: str) -> None:
 
 
 def commit(repo: Path, message: str) -> None:
+    # A fresh index: `dvc repro` stages files itself (autostage), and an index entry it
+    # refreshed in the same second as an edit can hide that edit from `git add -A`.
+    run(["git", "rm", "-r", "-q", "--cached", "."], repo)
     run(["git", "add", "-A"], repo)
     run(["git", "commit", "-qm", message], repo)
 
@@ -48,6 +51,7 @@ def change(repo: Path, name: str, old: str, new: str) -> None:
     set_param(repo, old, new)
     run(["dvc", "repro", "-q"], repo)
     commit(repo, name)
+    assert new in run(["git", "show", "HEAD:params.yaml"], repo).stdout  # the edit is in
 
 
 @pytest.fixture(scope="module")
