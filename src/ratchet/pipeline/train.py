@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import os
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -118,18 +119,20 @@ def _fit_metrics(pipeline: Pipeline, X: pd.DataFrame, y: np.ndarray, task: str) 
 
 def run(
     train_path: str | os.PathLike,
-    valid_path: str | os.PathLike,
     model_path: str | os.PathLike,
     live_dir: str | os.PathLike,
     p: TrainParams,
-    fp: FeaturizeParams,
-    threshold: float,
-) -> dict[str, float]:
+    validation: tuple[str | os.PathLike, FeaturizeParams, float] | None = None,
+) -> dict[str, Any]:
     """Fit, save the model, log train and validation metrics; returns them, the validation
-    ones nested under `valid` (as DVCLive writes them)."""
+    ones nested under `valid` (as DVCLive writes them). `validation` is (validation table,
+    featurize params, label threshold); the stage always passes it, None skips validation."""
     train = io.read_parquet(train_path)
     pipeline, metrics = fit(train, p)
-    valid = validate(pipeline, train, io.read_parquet(valid_path), p, fp, threshold)
+    valid = {}
+    if validation is not None:
+        valid_path, fp, threshold = validation
+        valid = validate(pipeline, train, io.read_parquet(valid_path), p, fp, threshold)
     data = model.to_bytes(pipeline)
     with io.atomic_path(model_path) as tmp:
         tmp.write_bytes(data)
@@ -139,7 +142,7 @@ def run(
             live.log_metric(name, value, plot=False)
         for name, value in valid.items():
             live.log_metric(f"{VALID}/{name}", value, plot=False)
-    return {**metrics, VALID: valid}
+    return {**metrics, VALID: valid} if valid else metrics
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -157,7 +160,7 @@ def command(args: argparse.Namespace) -> int:
     # thresholded validation metrics (f1, ...) match the evaluate stage's.
     fp = params.section("featurize", params.FeaturizeParams, args.params)
     threshold = params.section("evaluate", params.EvaluateParams, args.params).threshold
-    metrics = run(args.input, args.valid, args.model, args.live_dir, p, fp, threshold)
+    metrics = run(args.input, args.model, args.live_dir, p, (args.valid, fp, threshold))
     first = next(iter(metrics))  # the task's headline: ROC AUC, accuracy or RMSE
     name = {"train_roc_auc": "ROC AUC", "train_rmse": "RMSE"}.get(first, "accuracy")
     key = {"train_roc_auc": "roc_auc", "train_rmse": "rmse"}.get(first, "accuracy")
