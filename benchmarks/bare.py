@@ -57,7 +57,7 @@ def main() -> None:
 
     def fit_and_validate(rows, held):
         fitted, _ = train.fit(rows, tp)
-        train.validate(fitted, rows, held, tp, fp, ep.threshold)
+        train.validate(fitted, rows, held, tp, fp)
         return fitted
 
     pipeline = step("train", fit_and_validate, train_table, valid)

@@ -7,7 +7,7 @@ import yaml
 
 from conftest import EXAMPLE
 from ratchet.core.errors import RatchetError
-from ratchet.core.params import GateParams, parse_section
+from ratchet.core.params import GateParams, MetricRule, parse_section
 from ratchet.dataset import wiring
 from ratchet.experiments import ranking
 
@@ -113,6 +113,22 @@ def test_the_ranking_reads_validation_metrics_and_never_the_test_split(gate):
     text = ranking.markdown(r, gate, "t")
     assert "0.9900" not in text
     assert "ranked by validation **roc_auc**" in text
+
+
+def test_a_thresholded_gate_metric_is_left_to_the_gate(gate):
+    """The train stage logs no f1 on validation (it would have to read evaluate.threshold):
+    a rule on f1 is not checked here, and the table says so."""
+    rules = {**gate.rules, "f1": MetricRule(direction="higher", max_regression=0.02)}
+    with_f1 = gate.model_copy(update={"rules": rules})
+    r = ranked(with_f1, SWEEP)
+    assert r.skipped == ["f1"]
+    assert [x.exp.name for x in r.ranked] == ["good", "fine", "best-but-fails"]
+    assert (
+        "Not checked on validation (thresholded; the gate checks them on the test split): f1"
+        in (ranking.markdown(r, with_f1, "t"))
+    )
+    with pytest.raises(RatchetError, match="--metric 'f1' has no validation value"):
+        ranked(with_f1, SWEEP, metric="f1")
 
 
 def test_runs_with_only_test_metrics_have_no_ranking_values(gate):

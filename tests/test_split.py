@@ -168,7 +168,7 @@ def test_train_logs_validation_metrics_equal_to_scikit_learns(tmp_path, validate
     validated.to_parquet(featurize_run_paths[0])
     parts = featurize_run(*featurize_run_paths, P)
     metrics = train_run(
-        "train.parquet", "model.skops", "live", train_params(), ("valid.parquet", P, 0.5)
+        "train.parquet", "model.skops", "live", train_params(), ("valid.parquet", P)
     )
     pipeline = model.load("model.skops")
     numeric = [c for c in parts.valid.columns if c not in (schema.ID, schema.TARGET)]
@@ -189,7 +189,7 @@ def test_cross_validation_pools_out_of_fold_predictions(validated):
     from ratchet.pipeline.train import _prepared, validate
 
     unfitted, X, y = _prepared(parts.train, train_params())
-    got = validate(None, parts.train, parts.valid, train_params(), cv, 0.5)
+    got = validate(None, parts.train, parts.valid, train_params(), cv)
     from sklearn.model_selection import StratifiedKFold, cross_val_predict
 
     oof = cross_val_predict(
@@ -198,7 +198,7 @@ def test_cross_validation_pools_out_of_fold_predictions(validated):
     )[:, 1]  # fmt: skip
     assert got["roc_auc"] == round(roc_auc_score(y, oof), 6)
     assert got["rows"] == len(parts.train) and got["folds"] == 3
-    assert selection.task_metrics(y, oof, c, 0.5)["roc_auc"] == got["roc_auc"]
+    assert selection.task_metrics(y, oof, c)["roc_auc"] == got["roc_auc"]
 
 
 def test_holdout_without_validation_rows_is_one_line(validated):
@@ -207,4 +207,4 @@ def test_holdout_without_validation_rows_is_one_line(validated):
 
     fitted, _ = fit(parts.train, train_params())
     with pytest.raises(RatchetError, match="validation table: no rows"):
-        validate(fitted, parts.train, parts.valid.iloc[:0], train_params(), P, 0.5)
+        validate(fitted, parts.train, parts.valid.iloc[:0], train_params(), P)

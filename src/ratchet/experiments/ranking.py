@@ -66,6 +66,7 @@ class Ranking:
     ranked: list[Ranked]
     failed: list[tuple[Experiment, str]]  # with its error
     unfinished: list[Experiment]
+    skipped: list[str] = field(default_factory=list)  # gate metrics with no validation value
 
     @property
     def winner(self) -> Ranked | None:
@@ -168,6 +169,12 @@ def rank(
     errors: dict[str, str],
 ) -> Ranking:
     """Rank finished experiments; `errors` maps a failed experiment's name to its error."""
+    rules, skipped = _validated_rules(gate, [baseline, *experiments])
+    if metric in skipped:
+        raise RatchetError(
+            f"--metric {metric!r} has no validation value (a binary task's thresholded metrics "
+            f"are left to the gate on the test split): rank by one of {', '.join(rules)}"
+        )
     ranked, failed, unfinished = [], [], []
     for exp in experiments:
         if exp.state == "failed":
@@ -176,12 +183,12 @@ def rank(
             unfinished.append(exp)
         else:
             value = number((exp.metrics or {}).get(metric))
-            checks = check_all(gate.rules, baseline.metrics, exp.metrics, exp.name)
+            checks = check_all(rules, baseline.metrics, exp.metrics, exp.name)
             ranked.append(Ranked(exp, value, checks))
 
-    # Ties on the ranking metric (common on small test sets: macro_f1 of a few dozen rows)
-    # go to the better value of the gate's other metrics, in their rules' order.
-    tie_breaks = [(m, rule.direction) for m, rule in gate.rules.items() if m != metric]
+    # Ties on the ranking metric (common on small validation sets: macro_f1 of a few dozen
+    # rows) go to the better value of the gate's other metrics, in their rules' order.
+    tie_breaks = [(m, rule.direction) for m, rule in rules.items() if m != metric]
 
     def key(r: Ranked):
         values = [(r.value, direction)]
@@ -195,7 +202,21 @@ def rank(
         ranked=sorted(ranked, key=key),
         failed=sorted(failed, key=lambda f: f[0].name),
         unfinished=sorted(unfinished, key=lambda e: e.name),
+        skipped=skipped,
     )
+
+
+def _validated_rules(
+    gate: GateParams, runs: list[Experiment]
+) -> tuple[dict[str, MetricRule], list[str]]:
+    """The gate's rules whose metric some run has a validation value of, and the others
+    (a binary task's thresholded metrics: the train stage does not read the threshold).
+    With no validation metrics anywhere every rule stays, and every run fails as missing."""
+    seen = {name for run in runs for name in (run.metrics or {})}
+    if not seen:
+        return dict(gate.rules), []
+    kept = {m: rule for m, rule in gate.rules.items() if m in seen}
+    return kept, [m for m in gate.rules if m not in seen]
 
 
 def _order(value: float | None, direction: str) -> tuple[bool, float]:
@@ -240,7 +261,7 @@ def sort_key(gate: GateParams, metric: str | None, order: str | None) -> tuple[s
 
 def markdown(r: Ranking, gate: GateParams, title: str) -> str:
     """The ranking as Markdown: readable in a terminal and in a GitHub job summary."""
-    columns = [r.metric, *(m for m in gate.rules if m != r.metric)]
+    columns = [r.metric, *(m for m in gate.rules if m != r.metric and m not in r.skipped)]
     base = r.baseline
     out = [f"### {title}", ""]
     out.append(
@@ -249,6 +270,11 @@ def markdown(r: Ranking, gate: GateParams, title: str) -> str:
         f"`gate.rules` on validation metrics against the baseline's. The test split is not "
         f"read: the pull request's gate scores it."
     )
+    if r.skipped:
+        out.append(
+            f"Not checked on validation (thresholded; the gate checks them on the test split): "
+            f"{', '.join(r.skipped)}."
+        )
     if base.metrics is None:
         out.append(
             f"The baseline has no validation metrics (`{VALIDATION_METRICS}`, "

@@ -4,8 +4,10 @@
 split's: a model picked for its test score and then gated on that same test split would
 have its score inflated by the picking. Pure: tables and params in, metrics out.
 
-The metrics are the evaluate stage's (same functions, same threshold), so a gate rule's
-metric has a validation twin under the same name. Cross-validation pools the out-of-fold
+The metrics are the evaluate stage's (same functions, same names), so a gate rule's metric
+has a validation twin under the same name, except a binary task's thresholded ones (f1,
+precision, recall, accuracy): they depend on evaluate.threshold, and reading it here would
+retrain the model whenever the threshold moves. Cross-validation pools the out-of-fold
 predictions of all folds and computes each metric once over them.
 """
 
@@ -35,23 +37,26 @@ def predictions(pipeline: Pipeline, X: pd.DataFrame, task: str) -> np.ndarray:
     return proba[:, 1] if task == "binary" else proba
 
 
-def task_metrics(y: np.ndarray, predicted: np.ndarray, c: Contract, threshold: float) -> dict:
+# A binary task's metrics that depend on the label threshold: not computed on validation.
+THRESHOLDED = ("f1", "precision", "recall", "accuracy")
+
+
+def task_metrics(y: np.ndarray, predicted: np.ndarray, c: Contract) -> dict:
     if c.task == "regression":
         return regression_metrics(y, predicted)
     if c.task == "multiclass":
         return multiclass_metrics(y, predicted, c.class_names)
-    return classification_metrics(y, predicted, threshold)
+    values = classification_metrics(y, predicted, threshold=0.5)  # any: dropped below
+    return {k: v for k, v in values.items() if k not in THRESHOLDED}
 
 
-def holdout_metrics(pipeline: Pipeline, valid: pd.DataFrame, c: Contract, threshold: float) -> dict:
+def holdout_metrics(pipeline: Pipeline, valid: pd.DataFrame, c: Contract) -> dict:
     """The fitted model's metrics on the validation rows."""
     numeric, categorical = feature_columns(valid)
     y = valid[schema.TARGET].to_numpy()
     if c.task == "regression":
         y = y.astype("float64")
-    return task_metrics(
-        y, predictions(pipeline, valid[numeric + categorical], c.task), c, threshold
-    )
+    return task_metrics(y, predictions(pipeline, valid[numeric + categorical], c.task), c)
 
 
 def cv_metrics(
@@ -61,7 +66,6 @@ def cv_metrics(
     c: Contract,
     folds: int,
     seed: int,
-    threshold: float,
 ) -> dict:
     """Out-of-fold metrics: each row is predicted by the model fitted on the other folds.
     Classification folds are stratified, so every fold holds every class."""
@@ -74,4 +78,4 @@ def cv_metrics(
     for fit_rows, held_rows in splitter.split(X, y):
         fold = clone(unfitted).fit(X.iloc[fit_rows], y[fit_rows])
         oof[held_rows] = predictions(fold, X.iloc[held_rows], c.task)
-    return task_metrics(y, oof, c, threshold)
+    return task_metrics(y, oof, c)

@@ -35,9 +35,10 @@ from ratchet.pipeline import model, selection
 from ratchet.pipeline.live import stage_live
 
 VALID = "valid"  # metrics/train/metrics.json section of the validation metrics
-# Of these sections the stage reads only these keys, and dvc.yaml lists only them, so that
-# e.g. a new evaluate.importance_rows does not retrain the model (tests/test_dvc_yaml.py).
-PARAMS_KEYS = {"featurize": ("validation", "folds", "seed"), "evaluate": ("threshold",)}
+# Of this section the stage reads only these keys, and dvc.yaml lists only them, so that
+# e.g. a new featurize.valid_size reruns train only through its changed inputs
+# (tests/test_dvc_yaml.py).
+PARAMS_KEYS = {"featurize": ("validation", "folds", "seed")}
 
 
 def fit(train: pd.DataFrame, p: TrainParams) -> tuple[Pipeline, dict[str, float]]:
@@ -75,7 +76,6 @@ def validate(
     valid: pd.DataFrame,
     p: TrainParams,
     fp: FeaturizeParams,
-    threshold: float,
 ) -> dict[str, float]:
     """Model-selection metrics of the fitted `pipeline` (holdout) or of `p`'s model
     cross-validated on `train` (cv), plus how many rows they rest on."""
@@ -89,13 +89,13 @@ def validate(
                     f"'featurize.folds' {fp.folds}: the rarest class of column "
                     f"'{schema.TARGET}' has {fewest} train rows; use fewer folds or holdout"
                 )
-        values = selection.cv_metrics(unfitted, X, y, c, fp.folds, fp.seed, threshold)
+        values = selection.cv_metrics(unfitted, X, y, c, fp.folds, fp.seed)
         return {**values, "rows": len(train), "folds": fp.folds}
     if len(valid) == 0:
         raise RatchetError(
             "validation table: no rows, but featurize.validation is holdout (rerun featurize)"
         )
-    return {**selection.holdout_metrics(pipeline, valid, c, threshold), "rows": len(valid)}
+    return {**selection.holdout_metrics(pipeline, valid, c), "rows": len(valid)}
 
 
 def _fit_metrics(pipeline: Pipeline, X: pd.DataFrame, y: np.ndarray, task: str) -> dict:
@@ -122,17 +122,17 @@ def run(
     model_path: str | os.PathLike,
     live_dir: str | os.PathLike,
     p: TrainParams,
-    validation: tuple[str | os.PathLike, FeaturizeParams, float] | None = None,
+    validation: tuple[str | os.PathLike, FeaturizeParams] | None = None,
 ) -> dict[str, Any]:
     """Fit, save the model, log train and validation metrics; returns them, the validation
     ones nested under `valid` (as DVCLive writes them). `validation` is (validation table,
-    featurize params, label threshold); the stage always passes it, None skips validation."""
+    featurize params); the stage always passes it, None skips validation."""
     train = io.read_parquet(train_path)
     pipeline, metrics = fit(train, p)
     valid = {}
     if validation is not None:
-        valid_path, fp, threshold = validation
-        valid = validate(pipeline, train, io.read_parquet(valid_path), p, fp, threshold)
+        valid_path, fp = validation
+        valid = validate(pipeline, train, io.read_parquet(valid_path), p, fp)
     data = model.to_bytes(pipeline)
     with io.atomic_path(model_path) as tmp:
         tmp.write_bytes(data)
@@ -156,11 +156,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def command(args: argparse.Namespace) -> int:
     p = params.section("train", params.TrainParams, args.params)
-    # featurize.validation/folds/seed say how to validate; evaluate.threshold makes the
-    # thresholded validation metrics (f1, ...) match the evaluate stage's.
+    # featurize.validation/folds/seed say how to validate (holdout or cv, and the folds).
     fp = params.section("featurize", params.FeaturizeParams, args.params)
-    threshold = params.section("evaluate", params.EvaluateParams, args.params).threshold
-    metrics = run(args.input, args.model, args.live_dir, p, (args.valid, fp, threshold))
+    metrics = run(args.input, args.model, args.live_dir, p, (args.valid, fp))
     first = next(iter(metrics))  # the task's headline: ROC AUC, accuracy or RMSE
     name = {"train_roc_auc": "ROC AUC", "train_rmse": "RMSE"}.get(first, "accuracy")
     key = {"train_roc_auc": "roc_auc", "train_rmse": "rmse"}.get(first, "accuracy")
