@@ -62,7 +62,7 @@ def repo(tmp_path_factory) -> Path:
     (repo / "params.yaml").write_text(re.sub(r"min: 0\.80, |max: 0\.45, ", "", text))
     run(["dvc", "repro", "-q"], repo)
     commit(repo, "pipeline")
-    change(repo, "split-seed", "seed: 42             # split seed", "seed: 7  # split seed")
+    change(repo, "split-seed", "seed: 42             # split and fold", "seed: 7  # split and fold")
     change(repo, "new-data", "seed: 2026", "seed: 2027")
     change(repo, "degrade", "max_iter: 200", "max_iter: 3")
     change(repo, "point", "compare: paired", "compare: point")
