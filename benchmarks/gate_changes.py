@@ -16,6 +16,7 @@ each change's own true effect again on its held-out sample:
 
 from __future__ import annotations
 
+import itertools
 from dataclasses import dataclass
 from typing import Any
 
@@ -74,3 +75,23 @@ def beyond_allowance(result: dict, allowances: dict[str, float]) -> list[str]:
     """The metrics whose TRUE regression (held-out sample) exceeds the gate's allowance."""
     true = result["true_delta"]
     return [m for m in METRICS if m in true and worse_by(m, 0.0, true[m]) > allowances[m]]
+
+
+def pairwise_point_fails(results: list[dict], allowances: dict[str, float]) -> tuple[int, int]:
+    """(fails, pairs) of a plain point comparison over every ordered pair of noise samples.
+
+    One fixed base says little about the false-fail rate: a base whose test split happened
+    to flatter it fails many harmless changes, an unlucky one few. Within one kind of
+    noise change (the base counts as one more sample) any sample could have been the base,
+    so every ordered pair is a harmless pull request. Only the allowances are applied (the
+    floors and ceilings are far from these metrics).
+    """
+    fails = pairs = 0
+    kinds = sorted({r["kind"] for r in results if r["group"] == NOISE})
+    for kind in kinds:
+        zero = dict.fromkeys(METRICS, 0.0)
+        samples = [zero] + [r["test_delta"] for r in results if r["kind"] == kind]
+        for base, current in itertools.permutations(samples, 2):
+            pairs += 1
+            fails += any(worse_by(m, base[m], current[m]) > allowances[m] + 1e-9 for m in METRICS)
+    return fails, pairs

@@ -4,7 +4,14 @@ from __future__ import annotations
 
 import statistics
 
-from benchmarks.gate_changes import DEGRADATION, METRICS, NOISE, beyond_allowance, fails
+from benchmarks.gate_changes import (
+    DEGRADATION,
+    METRICS,
+    NOISE,
+    beyond_allowance,
+    fails,
+    pairwise_point_fails,
+)
 
 START = "<!-- gate results: written by `python -m benchmarks.gate`; edit outside these markers -->"
 END = "<!-- end of gate results -->"
@@ -27,6 +34,15 @@ def rates_table(data: dict) -> str:
         cells = [f"{f}/{n}" for f, n in (fails(data["results"], group, m) for m in modes)]
         lines.append(f"| {label} | {beyond}/{len(rows)} | " + " | ".join(cells) + " |")
     return "\n".join(lines)
+
+
+def pairwise_line(data: dict) -> str:
+    f, n = pairwise_point_fails(data["results"], data["allowances"])
+    return (
+        f"Plain point comparison over every ordered pair of noise samples of one kind (the "
+        f"base is one of them; any could have been the base): **{f}/{n} false fails "
+        f"({f / n:.0%})**."
+    )
 
 
 def _verdict(gate: dict) -> str:
@@ -98,6 +114,8 @@ Wall time {run["wall_s"] / 60:.1f} min (base `dvc repro` {run["base_repro_s"]:.0
 change's `dvc repro` {data["median_repro_s"]:.0f} s median).
 
 {rates_table(data)}
+
+{pairwise_line(data)}
 
 Mean true effect of each kind of change (Δ = change minus base; the gate's allowance is how
 much worse each metric may get):

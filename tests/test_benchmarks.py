@@ -144,3 +144,15 @@ def test_gate_benchmark_runs_one_noise_change_and_one_degradation(tmp_path):
     # The stumps degradation is so large that even 2,000 rows show it beyond an allowance.
     assert gate_changes.beyond_allowance(data["results"][1], data["allowances"])
     assert not data["results"][1]["gate"]["point"]["passed"]
+
+
+def test_every_ordered_pair_of_noise_samples_is_a_harmless_pull_request():
+    limits = {"roc_auc": 0.01, "pr_auc": 0.02, "log_loss": 0.02, "brier": 0.01}
+    flat = {"pr_auc": 0.0, "log_loss": 0.0, "brier": 0.0}
+    results = [
+        {"group": "noise", "kind": "sample.seed", "test_delta": {"roc_auc": 0.015, **flat}},
+        {"group": "noise", "kind": "featurize.seed", "test_delta": {"roc_auc": 0.005, **flat}},
+    ]
+    # sample.seed: base -> +0.015 passes, +0.015 -> base drops 0.015 and fails;
+    # featurize.seed: 0.005 either way passes.
+    assert gate_changes.pairwise_point_fails(results, limits) == (1, 4)
