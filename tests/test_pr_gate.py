@@ -143,7 +143,11 @@ def test_degrading_the_model_fails_and_names_metric_and_delta(repo):
     assert f"worse than base by {delta:.4f}" in first
     row = table_row(report, "log_loss")
     assert row[1:4] == [f"{base['log_loss']:.4f}", f"{head['log_loss']:.4f}", f"{delta:+.4f}"]
-    assert row[5].startswith("❌")
+    # Paired on the same 400 test rows (the split did not change): the same values as
+    # the committed metrics, plus the interval, wholly above the allowed rise.
+    assert re.fullmatch(r"\[\+0\.\d{4}, \+0\.\d{4}\] bootstrap", row[4]), row
+    assert float(row[4][1:].split(",")[0]) > 0.02
+    assert row[6].startswith("❌")
     assert "| train.max_iter | `40` | `3` |" in report
     assert len(report) < GITHUB_COMMENT_LIMIT
 
@@ -157,7 +161,7 @@ def test_improving_the_model_passes_with_plots(repo):
     assert report.startswith("### ✅ Gate passes: 4 of 4 rules pass (roc_auc ")
     assert f"{head['roc_auc'] - base['roc_auc']:+.4f}" in report.splitlines()[0]
     for metric in ("roc_auc", "pr_auc", "log_loss", "brier"):
-        assert table_row(report, metric)[5] == "✅ pass", report
+        assert table_row(report, metric)[6] == "✅ pass", report
     assert "| rows | 2,000 | 2,000 | +0 |" in report
     assert "Gate rules changed" not in report
     # Plots are referenced relative to the report, so CML can find and attach them.
@@ -179,7 +183,7 @@ def test_loosening_the_rules_does_not_let_a_regression_through(repo):
     assert "Gate rules changed" in report
     assert "| gate.rules.log_loss.max_regression | `0.02` | `0.5` |" in report
     # The loosened rule is not the one applied: the table shows the base's rule.
-    assert "rise ≤ 0.0200" in table_row(report, "log_loss")[4]
+    assert "rise ≤ 0.0200" in table_row(report, "log_loss")[5]
 
 
 def test_a_deleted_metrics_file_fails(repo):

@@ -128,6 +128,12 @@ class GateParams(_Section):
     metrics: str
     primary: str
     rules: Annotated[dict[str, MetricRule], Field(min_length=1)]
+    # paired: both models scored on the same unseen rows, and a regression fails only when
+    # its interval shows it is not noise; point: committed metrics, compared as numbers.
+    compare: Literal["paired", "point"] = "paired"
+    confidence: Annotated[float, Field(gt=0.5, lt=1.0)] = 0.95
+    replicates: Annotated[int, Field(ge=100, le=100_000)] = 1000
+    seed: int = 0
 
 
 class SweepParams(_Section):

@@ -7,6 +7,11 @@ working tree, and are trusted only if they are what the committed pipeline produ
 `dvc status` must be clean (the outputs match their inputs) and the working tree's
 `dvc.lock` and git-tracked outputs must equal the commit's (CI ran `dvc repro` and nothing
 moved). Together: the metrics compared are the ones CI just reproduced from the commit.
+
+Paired (`gate.compare: paired`, the default): the base's model and train split come from
+the DVC cache at the base commit (or its reproduction there, `ratchet.review.baseline`),
+never from the working tree; both models score this change's test rows that neither was
+trained on, and the regression limits are judged on that pair and its intervals.
 """
 
 from __future__ import annotations
@@ -23,6 +28,8 @@ from ratchet.core import gitrev, params
 from ratchet.core.errors import RatchetError
 from ratchet.core.params import GateParams
 from ratchet.dataset.contract import CONTRACT_FILE
+from ratchet.review import paired
+from ratchet.review.paired import Pairing
 from ratchet.review.rules import Check, check_all, fmt
 
 LOCK = "dvc.lock"
@@ -47,6 +54,9 @@ class Comparison:
     checks: list[Check] = field(default_factory=list)
     # Why the base's metrics are not comparable (another dataset); None: they are.
     dataset_switch: str | None = None
+    # The paired comparison (or its fallback note); None: point comparison chosen, or
+    # nothing to pair with (first run, new dataset).
+    pairing: Pairing | None = None
 
     @property
     def passed(self) -> bool:
@@ -58,9 +68,10 @@ class Comparison:
         lines = list(self.stale)
         for c in self.checks:
             if c.failures:
-                values = "" if c.current is None else f" {fmt(c.current)}"
-                if c.base is not None and c.current is not None:
-                    values = f" {fmt(c.base)} → {fmt(c.current)}"
+                base, current = c.compared
+                values = "" if current is None else f" {fmt(current)}"
+                if base is not None and current is not None:
+                    values = f" {fmt(base)} → {fmt(current)}"
                 lines.append(f"{c.metric}{values}: {'; '.join(c.failures)}")
         return lines
 
@@ -200,6 +211,11 @@ def collect(base: str, params_path: str = params.PARAMS_FILE) -> Comparison:
     compared = None if switch else base_metrics
     current_text = read_current(path)
     current_metrics = None if current_text is None else parse_json_object(current_text, path)
+    stale = stale_results()
+    pairing = None
+    if gate.compare == "paired" and compared is not None and current_metrics is not None:
+        pairing = pair_or_note(base_sha, gate, current_params, params_path, stale)
+    deltas = pairing.deltas if pairing is not None else {}
     return Comparison(
         base_rev=base,
         base_sha=base_sha,
@@ -212,7 +228,20 @@ def collect(base: str, params_path: str = params.PARAMS_FILE) -> Comparison:
         current_params=current_params,
         base_metrics=base_metrics,
         current_metrics=current_metrics,
-        stale=stale_results(),
-        checks=check_all(gate.rules, compared, current_metrics, path),
+        stale=stale,
+        checks=check_all(gate.rules, compared, current_metrics, path, deltas),
         dataset_switch=switch,
+        pairing=pairing,
     )
+
+
+def pair_or_note(
+    base_sha: str, gate: GateParams, current_params: dict[str, Any], path: str, stale: list[str]
+) -> Pairing:
+    """The paired comparison; any reason it cannot be made becomes the fallback note."""
+    if stale:
+        return Pairing(note="this change's results are stale")
+    try:
+        return paired.pair(base_sha, gate, current_params, path)
+    except RatchetError as exc:
+        return Pairing(note=str(exc))

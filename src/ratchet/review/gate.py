@@ -10,7 +10,16 @@ import argparse
 
 from ratchet.review import compare
 from ratchet.review.compare import Comparison
-from ratchet.review.rules import describe, fmt, fmt_delta
+from ratchet.review.rules import Check, describe, fmt, fmt_delta, fmt_interval
+
+
+def values(c: Check) -> str:
+    """base -> this change (Δ), with the paired interval and its method when paired."""
+    base, current = c.compared
+    out = f"{fmt(base)} -> {fmt(current)} ({fmt_delta(c.delta)}"
+    if c.paired is not None:
+        out += f" {fmt_interval(c.paired)} {c.paired.method}"
+    return out + ")"
 
 
 def lines(cmp: Comparison) -> list[str]:
@@ -25,10 +34,11 @@ def lines(cmp: Comparison) -> list[str]:
     width = max(len(c.metric) for c in cmp.checks)
     for c in cmp.checks:
         status = "PASS" if c.passed else "FAIL"
-        values = f"{fmt(c.base)} -> {fmt(c.current)} ({fmt_delta(c.delta)})"
         why = "; ".join(c.failures) if c.failures else describe(c.rule)
-        out.append(f"  {status} {c.metric:<{width}}  {values}  {why}")
+        out.append(f"  {status} {c.metric:<{width}}  {values(c)}  {why}")
     out += [f"  FAIL {problem}" for problem in cmp.stale]
+    if cmp.pairing is not None:
+        out.append(f"note: {cmp.pairing.summary(cmp.base_sha)}")
     if cmp.dataset_switch:
         out.append(
             f"note: new baseline: {cmp.dataset_switch}; regression limits skipped, floors and "

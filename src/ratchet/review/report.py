@@ -24,7 +24,7 @@ from ratchet.review.compare import (
     parse_json_object,
     read_current,
 )
-from ratchet.review.rules import describe, fmt, fmt_delta, number
+from ratchet.review.rules import describe, fmt, fmt_delta, fmt_interval, number
 
 # GitHub rejects comments over 65,536 characters; CML adds a watermark and swaps image
 # paths for URLs, so keep a margin.
@@ -52,9 +52,12 @@ class Extras:
 def verdict(cmp: Comparison) -> str:
     if cmp.passed:
         primary = next(c for c in cmp.checks if c.metric == cmp.gate.primary)
-        change = f"{fmt(primary.base)} → {fmt(primary.current)}"
+        base, current = primary.compared
+        change = f"{fmt(base)} → {fmt(current)}"
         if primary.delta is not None:
             change += f", {fmt_delta(primary.delta)}"
+        if primary.paired is not None:
+            change += f" {fmt_interval(primary.paired)}"
         n = len(cmp.checks)
         return f"### ✅ Gate passes: {n} of {n} rules pass ({primary.metric} {change})"
     return "### ❌ Gate fails: " + "; ".join(cmp.failures)
@@ -95,24 +98,51 @@ def metrics_table(cmp: Comparison) -> list[str]:
         base = {}  # another dataset's numbers: no column to compare with, no delta
     others = sorted((set(base) | set(current)) - set(gated))
     names = [*gated, *others]
+    level = f"{cmp.gate.confidence:.0%}"
     rows = [
-        f"| metric | base `{cmp.base_sha[:7]}` | this change | Δ | rule | result |",
-        "| --- | ---: | ---: | ---: | --- | --- |",
+        f"| metric | base `{cmp.base_sha[:7]}` | this change | Δ | {level} interval | rule "
+        "| result |",
+        "| --- | ---: | ---: | ---: | :---: | --- | --- |",
     ]
     for name in names[:MAX_METRIC_ROWS]:
         b, c = number(base.get(name)), number(current.get(name))
-        delta = None if b is None or c is None else c - b
         check = gated.get(name)
+        interval = ""
+        if check is not None and check.paired is not None:
+            # Gated and paired: both models' values on the same rows, and the interval.
+            b, c = check.paired.base, check.paired.new
+            interval = f"{fmt_interval(check.paired)} {check.paired.method}"
+        delta = None if b is None or c is None else c - b
         if check is None:
             rule, result = "", ""
         else:
             rule = describe(check.rule)
             result = "✅ pass" if check.passed else "❌ " + "; ".join(check.failures)
         shown_c = fmt(c) if c is not None or name not in current else f"`{current[name]!r}`"
-        rows.append(f"| {name} | {fmt(b)} | {shown_c} | {fmt_delta(delta)} | {rule} | {result} |")
+        rows.append(
+            f"| {name} | {fmt(b)} | {shown_c} | {fmt_delta(delta)} | {interval} | {rule} "
+            f"| {result} |"
+        )
     if len(names) > MAX_METRIC_ROWS:
-        rows.append(f"| … {len(names) - MAX_METRIC_ROWS} more | | | | | |")
+        rows.append(f"| … {len(names) - MAX_METRIC_ROWS} more | | | | | | |")
     return rows
+
+
+def pairing_lines(cmp: Comparison) -> list[str]:
+    """How the gated metrics were compared: on the same rows (how many, where the base
+    model came from), or why not; and what the interval and the verdict mean."""
+    if cmp.pairing is None:
+        if cmp.gate.compare == "point" and cmp.base_metrics and not cmp.dataset_switch:
+            return ["Committed metrics compared as plain numbers (`gate.compare: point`)."]
+        return []
+    if cmp.pairing.note:
+        return [f"> 📎 **Not paired:** {cmp.pairing.summary(cmp.base_sha)}."]
+    return [
+        f"Gated metrics {cmp.pairing.summary(cmp.base_sha)}. Δ is this change minus the "
+        f"base on those rows; the interval is its {cmp.gate.confidence:.0%} paired interval "
+        "(DeLong for ROC AUC, else a seeded bootstrap). A regression fails only when it "
+        "exceeds its allowance and the interval lies wholly on the worse side of 0."
+    ]
 
 
 def flatten(data: Any, prefix: str = "") -> dict[str, Any]:
@@ -213,6 +243,9 @@ def render(cmp: Comparison, extras: Extras) -> str:
     for notice in notices(cmp):
         parts += [notice, ""]
     parts += ["#### Metrics", "", *metrics_table(cmp), ""]
+    paired_note = pairing_lines(cmp)
+    if paired_note:
+        parts += [*paired_note, ""]
     parts += ["#### Parameters changed", "", *params_section(cmp), ""]
     parts += ["#### Data", "", *data_section(extras), ""]
     shown = plots_section(extras)
