@@ -36,8 +36,8 @@ MODEL_FILE ?=
 # sweep.grids, e.g. GRID='train.max_depth=3,6 train.learning_rate=0.03,0.1'.
 JOBS ?= 2
 GRID ?=
-# `make exps`: sort the table by this metric (default: gate.primary), best first; ORDER
-# (asc or desc) is needed only for a metric without a rule in gate.rules.
+# `make exps`: sort the table by this metric's VALIDATION value (default: gate.primary),
+# best first; ORDER (asc or desc) is needed only for a metric without a rule in gate.rules.
 SORT ?=
 ORDER ?=
 export BASE MODEL_FILE JOBS GRID SORT ORDER
@@ -187,11 +187,11 @@ sweep: setup ## Queue the sweep grids (params.yaml or GRID=...), run them JOBS a
 	dvc exp run --run-all --jobs "$${JOBS}"
 	ratchet exp best
 
-exps: setup ## Table of this commit's experiments: what differs, best SORT first (default gate.primary)
+exps: setup ## Table of this commit's experiments: what differs, best validation SORT first (default gate.primary)
 	@sort="$$(ratchet exp sort $${SORT:+--metric "$${SORT}"} $${ORDER:+--order "$${ORDER}"})" || exit; \
-	dvc exp show --only-changed --sort-by "$${sort% *}" --sort-order "$${sort##* }" --drop 'Created|State|Executor|train_.*|features|models/.*|data/.*'
+	dvc exp show --only-changed --sort-by "$${sort% *}" --sort-order "$${sort##* }" --drop 'Created|State|Executor|train_.*|features|valid\.rows|valid\.folds|models/.*|data/.*'
 
-exp-best: setup ## Rank this commit's experiments under the gate's rules (fails if one failed)
+exp-best: setup ## Rank this commit's experiments on validation under the gate's rules (fails if one failed)
 	ratchet exp best
 
 # The sweep workflow's steps. Values arrive as environment variables, never as make text:

@@ -2,7 +2,7 @@
 
     python -m benchmarks.bare --params params.yaml --rows 100000
 
-generate -> validate -> split and features -> fit -> evaluate (metrics, the curves the
+generate -> validate -> split and features -> fit and validate -> evaluate (metrics, the curves the
 evaluate stage plots, permutation importance), calling the same ratchet functions the
 stages call, with the params they read. Prints one JSON line of per-step seconds; the
 suite measures the process's wall time and peak RSS from outside.
@@ -52,10 +52,16 @@ def main() -> None:
     checked = step("validate", validation.check, raw, rows=(vp.rows_min, vp.rows_max))
     assert checked.passed, [f.line() for f in checked.errors]
     del raw
-    train_table, test = step("featurize", featurize.split, checked.table, fp)
+    train_table, valid, test = step("featurize", featurize.partition, checked.table, fp)
     del checked
-    pipeline, _ = step("train", train.fit, train_table, tp)
-    del train_table
+
+    def fit_and_validate(rows, held):
+        fitted, _ = train.fit(rows, tp)
+        train.validate(fitted, rows, held, tp, fp)
+        return fitted
+
+    pipeline = step("train", fit_and_validate, train_table, valid)
+    del train_table, valid
 
     def evaluate_all():
         y = test[evaluate.schema.TARGET].to_numpy()

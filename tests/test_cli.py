@@ -31,15 +31,30 @@ VALIDATE = ["--output", "v.parquet", "--metrics", "d.json", "--report", "r.json"
 def test_missing_params_key(workdir):
     text = (workdir / "params.yaml").read_text().replace("  test_size: 0.2", "")
     (workdir / "params.yaml").write_text(text)
-    result = ratchet(workdir, "featurize", "--input", "v.parquet", "--train", "a", "--test", "b")
+    result = ratchet(
+        workdir, "featurize", "--input", "v.parquet", "--train", "a", "--valid", "c", "--test", "b"
+    )
     assert_one_line_error(result, "params.yaml", "missing key 'featurize.test_size'")
     assert len(result.stderr.strip().splitlines()) == 1
+
+
+def test_a_bad_time_split_setting_is_one_line(workdir):
+    text = (workdir / "params.yaml").read_text().replace("split: random", "split: time")
+    (workdir / "params.yaml").write_text(text)
+    assert ratchet(workdir, "validate", "--input", "raw.csv", *VALIDATE).returncode == 0
+    args = ["--input", "v.parquet", "--train", "a", "--valid", "c", "--test", "b"]
+    result = ratchet(workdir, "featurize", *args)
+    assert_one_line_error(result, "'featurize.time_column' is needed")
+    assert len(result.stderr.strip().splitlines()) == 1
+    assert not (workdir / "a").exists()
 
 
 def test_wrong_type_in_params(workdir):
     text = (workdir / "params.yaml").read_text().replace("max_iter: 200", "max_iter: many")
     (workdir / "params.yaml").write_text(text)
-    result = ratchet(workdir, "train", "--input", "t.parquet", "--model", "m", "--live-dir", "l")
+    result = ratchet(
+        workdir, "train", "--input", "t.parquet", "--valid", "v", "--model", "m", "--live-dir", "l"
+    )
     assert_one_line_error(result, "'train.max_iter'", "got 'many'")
     assert not (workdir / "m").exists()
 

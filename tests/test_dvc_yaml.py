@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ast
+import importlib
 import re
 from pathlib import Path
 
@@ -112,11 +113,14 @@ def stage_module(spec: dict) -> str:
 
 
 def params_read(module: str) -> set[str]:
-    sections = set()
+    """Sections a stage reads, or only their keys its module names in PARAMS_KEYS."""
+    sections, narrowed = set(), {}
     for name in ratchet_imports(module):
         text = module_file(name).read_text()
         sections |= set(re.findall(r'params\.section\(\s*"(\w+)"', text))
-    return sections
+        narrowed.update(getattr(importlib.import_module(f"ratchet.{name}"), "PARAMS_KEYS", {}))
+    keys = {f"{s}.{k}" for s in sections & set(narrowed) for k in narrowed[s]}
+    return (sections - set(narrowed)) | keys
 
 
 STAGES = {

@@ -7,32 +7,38 @@ import yaml
 
 from conftest import EXAMPLE
 from ratchet.core.errors import RatchetError
-from ratchet.core.params import GateParams, parse_section
+from ratchet.core.params import GateParams, MetricRule, parse_section
 from ratchet.dataset import wiring
 from ratchet.experiments import ranking
 
-METRICS = "metrics/evaluate/metrics.json"
+TEST_METRICS = "metrics/evaluate/metrics.json"
 BASE_TRAIN = {"estimator": "hist_gradient_boosting", "max_depth": 6, "learning_rate": 0.05}
 BASE_METRICS = {"roc_auc": 0.84, "pr_auc": 0.54, "log_loss": 0.355, "brier": 0.114}
 
 
-def state(rev, train, metrics, name=None):
+def state(rev, train, metrics, name=None, test=None):
+    """One run: `metrics` are its validation metrics; `test` (default: the same values) its
+    test split's, which the ranking must never read."""
+    files = {}
+    if metrics is not None:
+        files[ranking.VALIDATION_METRICS] = {"data": {"train_rows": 800, "valid": metrics}}
+        files[TEST_METRICS] = {"data": metrics if test is None else test}
     return {
         "rev": rev,
         "name": name,
         "data": {
             "rev": rev,
             "params": {"params.yaml": {"data": {"train": train, "gate": {"primary": "roc_auc"}}}},
-            "metrics": {METRICS: {"data": metrics}} if metrics is not None else {},
+            "metrics": files,
         },
         "error": None,
         "experiments": None,
     }
 
 
-def exp_range(name, rev, train, metrics, executor=None):
-    return {"revs": [state(rev, {**BASE_TRAIN, **train}, metrics)], "executor": executor,
-            "name": name}  # fmt: skip
+def exp_range(name, rev, train, metrics, executor=None, test=None):
+    return {"revs": [state(rev, {**BASE_TRAIN, **train}, metrics, test=test)],
+            "executor": executor, "name": name}  # fmt: skip
 
 
 def dump(*ranges, metrics=BASE_METRICS):
@@ -48,7 +54,7 @@ def gate(repo_params) -> GateParams:
 
 
 def ranked(gate, data, errors=None, metric=None, direction=None):
-    baseline, exps = ranking.parse_show(data, METRICS)
+    baseline, exps = ranking.parse_show(data)
     name, way = ranking.ranking_rule(gate, metric, direction)
     return ranking.rank(baseline, exps, gate, name, way, errors or {})
 
@@ -90,6 +96,48 @@ def test_lower_is_better_metrics_rank_ascending(gate):
     assert [x.exp.name for x in r.ranked] == ["good", "fine", "best-but-fails"]
     r = ranked(gate, SWEEP, metric="roc_auc", direction="lower")
     assert [x.exp.name for x in r.ranked] == ["fine", "good", "best-but-fails"]
+
+
+def test_the_ranking_reads_validation_metrics_and_never_the_test_split(gate):
+    """A run whose TEST score is best but whose validation score is worst ranks last: the
+    test split belongs to the pull request's gate, not to model selection."""
+    lucky = {**BASE_METRICS, "roc_auc": 0.99, "log_loss": 0.20, "brier": 0.05}
+    data = dump(
+        exp_range("steady", "1" * 40, {"max_depth": 3}, {**BASE_METRICS, "roc_auc": 0.85}),
+        exp_range("lucky", "2" * 40, {"max_depth": 9}, {**BASE_METRICS, "roc_auc": 0.83},
+                  test=lucky),
+    )  # fmt: skip
+    r = ranked(gate, data)
+    assert [x.exp.name for x in r.ranked] == ["steady", "lucky"]
+    assert r.ranked[1].value == 0.83
+    text = ranking.markdown(r, gate, "t")
+    assert "0.9900" not in text
+    assert "ranked by validation **roc_auc**" in text
+
+
+def test_a_thresholded_gate_metric_is_left_to_the_gate(gate):
+    """The train stage logs no f1 on validation (it would have to read evaluate.threshold):
+    a rule on f1 is not checked here, and the table says so."""
+    rules = {**gate.rules, "f1": MetricRule(direction="higher", max_regression=0.02)}
+    with_f1 = gate.model_copy(update={"rules": rules})
+    r = ranked(with_f1, SWEEP)
+    assert r.skipped == ["f1"]
+    assert [x.exp.name for x in r.ranked] == ["good", "fine", "best-but-fails"]
+    assert (
+        "Not checked on validation (thresholded; the gate checks them on the test split): f1"
+        in (ranking.markdown(r, with_f1, "t"))
+    )
+    with pytest.raises(RatchetError, match="--metric 'f1' has no validation value"):
+        ranked(with_f1, SWEEP, metric="f1")
+
+
+def test_runs_with_only_test_metrics_have_no_ranking_values(gate):
+    data = dump(exp_range("old", "1" * 40, {}, BASE_METRICS))
+    for entry in [data[1], data[1]["experiments"][0]["revs"][0]]:
+        del entry["data"]["metrics"][ranking.VALIDATION_METRICS]
+    r = ranked(gate, data)
+    assert r.baseline.metrics is None and r.ranked[0].value is None
+    assert "The baseline has no validation metrics" in ranking.markdown(r, gate, "t")
 
 
 def test_a_metric_without_a_rule_needs_a_direction(gate):
@@ -174,7 +222,7 @@ def test_a_regression_ranks_by_rmse_lowest_first():
     assert [x.exp.name for x in r.ranked] == ["shallow", "ridge", "fast"]
     assert [x.passes for x in r.ranked] == [True, True, False]  # 58.0 is 8 % worse: > 5 %
     text = ranking.markdown(r, gate, "t")
-    assert "ranked by **rmse** (lower is better)" in text
+    assert "ranked by validation **rmse** (lower is better)" in text
     assert "| 1 | **shallow** | pass | 52.2000 (-1.4000) | 41.6000 (-0.9000) |" in text
 
 

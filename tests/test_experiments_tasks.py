@@ -1,6 +1,7 @@
 """Experiments ranked per task with real DVC: `make exps` and `ratchet exp best` sort by
-the gate's primary metric in its rule's direction (rmse ascending for a regression,
-macro_f1 descending for a multiclass), never by a binary metric the project lacks."""
+the VALIDATION value of the gate's primary metric in its rule's direction (rmse ascending
+for a regression, macro_f1 descending for a multiclass), never by a binary metric the
+project lacks, and never by the test split's metrics."""
 
 from __future__ import annotations
 
@@ -18,17 +19,21 @@ from test_makefile import make, makefile_copy
 pytestmark = pytest.mark.slow
 
 # A stand-in for the pipeline: the task's metrics as a plain function of train.max_depth,
-# so which experiment is best is known (depth 3 for both tasks) and DVC still runs it.
+# so which experiment is best is known and DVC still runs it. On validation depth 3 is best;
+# on the test split the order is reversed (depth 9 best), so a ranking that peeked at the
+# test metrics would show.
 STAGE = """\
 import json, os, sys
 import yaml
 depth = yaml.safe_load(open("params.yaml"))["train"]["max_depth"]
-if sys.argv[1] == "regression":
-    values = {"rmse": 1.5 * depth, "mae": 1.2 * depth, "r2": 1 - depth / 20}
-else:
-    values = {"macro_f1": 1 - depth / 20, "log_loss": depth / 10, "accuracy": 1 - depth / 25}
+def values(d):
+    if sys.argv[1] == "regression":
+        return {"rmse": 1.5 * d, "mae": 1.2 * d, "r2": 1 - d / 20}
+    return {"macro_f1": 1 - d / 20, "log_loss": d / 10, "accuracy": 1 - d / 25}
 os.makedirs("metrics/evaluate", exist_ok=True)
-json.dump(values, open("metrics/evaluate/metrics.json", "w"))
+os.makedirs("metrics/train", exist_ok=True)
+json.dump({"train_rows": 100, "valid": values(depth)}, open("metrics/train/metrics.json", "w"))
+json.dump(values(12 - depth), open("metrics/evaluate/metrics.json", "w"))
 """
 
 
@@ -43,7 +48,10 @@ def project(tmp_path: Path, task: str) -> Path:
         "cmd": f"python stage.py {task}",
         "deps": ["stage.py"],
         "params": ["train.max_depth"],
-        "metrics": [{"metrics/evaluate/metrics.json": {"cache": False}}],
+        "metrics": [
+            {"metrics/train/metrics.json": {"cache": False}},
+            {"metrics/evaluate/metrics.json": {"cache": False}},
+        ],
     }
     (repo / "dvc.yaml").write_text(yaml.safe_dump({"stages": {"evaluate": stage}}))
     run(["dvc", "init", "-q"], repo)
@@ -71,7 +79,7 @@ def listed(table: str) -> list[str]:
 def test_experiments_rank_by_the_tasks_primary_metric(tmp_path, task, column, order, best_first):
     repo = project(tmp_path, task)
     sort = run(["ratchet", "exp", "sort"], repo).stdout.strip()
-    assert sort == f"metrics/evaluate/metrics.json:{column} {order}"
+    assert sort == f"metrics/train/metrics.json:valid.{column} {order}"
 
     shown = make(repo, "exps")
     assert shown.returncode == 0, shown.stderr
@@ -81,7 +89,7 @@ def test_experiments_rank_by_the_tasks_primary_metric(tmp_path, task, column, or
 
     best = run(["ratchet", "exp", "best"], repo, check=False)
     assert best.returncode == 0, best.stdout + best.stderr
-    assert f"ranked by **{column}**" in best.stdout
+    assert f"ranked by validation **{column}**" in best.stdout
     assert "**Best: depth-3**" in best.stdout
     assert re.search(r"\| 3 \| depth-9 \| FAIL \|", best.stdout)  # worse than the baseline
     assert "roc_auc" not in shown.stdout + best.stdout

@@ -46,8 +46,17 @@ class ValidateParams(_Section):
 
 
 class FeaturizeParams(_Section):
-    test_size: Probability
+    test_size: Probability  # random split: share of rows held out for evaluation
     seed: int
+    # random: seeded (stratified) test rows; time: rows after `cutoff` are the test set.
+    split: Literal["random", "time"] = "random"
+    time_column: str | None = None  # split: time; a datetime column of the contract
+    cutoff: str | None = None  # split: time; ISO date or timestamp, e.g. 2025-07-01
+    # Model selection never sees the test rows: a holdout carved from the non-test rows, or
+    # k-fold cross-validation on the train rows (done by the train stage).
+    validation: Literal["holdout", "cv"] = "holdout"
+    valid_size: Probability = 0.2  # holdout: share of the non-test rows
+    folds: Annotated[int, Field(ge=2, le=20)] = 5  # cv: number of folds
 
 
 class TrainParams(_Section):

@@ -1,10 +1,11 @@
 """`ratchet exp ...`: expand sweep grids, and rank experiments under the gate's rules.
 
 `ratchet exp grid` prints the sweep's combinations (for `dvc exp run --queue` or a GitHub
-Actions matrix); `ratchet exp sort` says how `make exps` sorts (the gate's primary metric,
-best first, whatever the task); `ratchet exp best` ranks the experiments of the current commit (what
-`dvc exp show` lists) and can turn the winner into a git branch, so it goes through the
-same pull-request gate as any other change.
+Actions matrix); `ratchet exp sort` says how `make exps` sorts (the validation value of the
+gate's primary metric, best first, whatever the task); `ratchet exp best` ranks the
+experiments of the current commit (what `dvc exp show` lists) on validation metrics and can
+turn the winner into a git branch, so it goes through the same pull-request gate, on the
+untouched test split, as any other change.
 """
 
 from __future__ import annotations
@@ -119,7 +120,7 @@ def best(args: argparse.Namespace) -> int:
     root = os.getcwd()
     gate = params.section("gate", GateParams, args.params)
     metric, direction = ranking.ranking_rule(gate, args.metric, args.direction)
-    baseline, exps = ranking.parse_show(_exp_show(root), gate.metrics)
+    baseline, exps = ranking.parse_show(_exp_show(root))
     exps = [e for e in exps if e.name.startswith(args.prefix or "")]
     if args.matrix:
         exps += _missing(args.matrix, args.logs, exps, baseline)
@@ -173,7 +174,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     g.add_argument("--prefix", default="grid", help="matrix experiment names: PREFIX-N")
 
-    b = sub.add_parser("best", help="rank this commit's experiments under the gate's rules")
+    b = sub.add_parser(
+        "best", help="rank this commit's experiments on validation metrics under the gate's rules"
+    )
     b.set_defaults(handler=best)
     b.add_argument("--metric", help="rank by this metric (default: gate.primary)")
     b.add_argument(
@@ -192,8 +195,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
     s = sub.add_parser(
         "sort",
-        help="print `dvc exp show` sorting, best first: METRICS_FILE:METRIC asc|desc "
-        "(default: gate.primary in its rule's direction; what `make exps` sorts by)",
+        help="print `dvc exp show` sorting, best first: METRICS_FILE:valid.METRIC asc|desc "
+        "(default: gate.primary's validation value in its rule's direction; what `make exps` "
+        "sorts by)",
     )
     s.set_defaults(handler=sort)
     s.add_argument("--metric", help="sort by this metric (default: gate.primary)")

@@ -3,10 +3,14 @@
 The input is what `dvc exp show --json` prints (`ExpState.dumpd()` of DVC's Python API):
 the baseline commit, and under it one entry per experiment with its params, metrics and
 executor state (success, failed, queued, running). Each finished experiment is checked
-with the gate's rules against the baseline's committed metrics, exactly as a pull request
-of it would be, and ranked: experiments that would pass the gate first, then by the
-ranking metric in its rule's direction (ties: by the gate's other metrics). Failed
-experiments are listed with their error.
+with the gate's rules against the baseline, and ranked: experiments that would pass the
+gate first, then by the ranking metric in its rule's direction (ties: by the gate's other
+metrics). Failed experiments are listed with their error.
+
+Everything here reads VALIDATION metrics (the train stage's `valid` section), never the
+test split's (the gate's metrics file): picking the best of many runs by their test score
+and then gating the winner on that same test split would reward luck on those rows. The
+test split is left to the pull request's report and gate.
 """
 
 from __future__ import annotations
@@ -21,6 +25,10 @@ from ratchet.core.params import GateParams, MetricRule
 from ratchet.review.rules import Check, check_all, fmt, fmt_delta, number
 
 PARAMS_FILE = "params.yaml"
+# Where the train stage logs validation metrics (ratchet.pipeline.train.VALID): the same
+# names as the gate's metrics, nested under one key, so `dvc exp show` shows valid.roc_auc.
+VALIDATION_METRICS = "metrics/train/metrics.json"
+VALIDATION_SECTION = "valid"
 # Lines of a failed run's log worth quoting, most specific first.
 ERROR_PATTERNS = (
     re.compile(r"^ratchet [\w-]+: error: .*"),
@@ -35,7 +43,7 @@ class Experiment:
     rev: str
     state: str  # success, failed, queued, running
     params: dict[str, Any]  # flattened: train.max_depth -> 6
-    metrics: dict[str, Any] | None  # the gate's metrics file; None if missing or unreadable
+    metrics: dict[str, Any] | None  # validation metrics; None if missing or unreadable
     log: str | None = None  # a failed run's log file, if DVC kept one
 
 
@@ -58,6 +66,7 @@ class Ranking:
     ranked: list[Ranked]
     failed: list[tuple[Experiment, str]]  # with its error
     unfinished: list[Experiment]
+    skipped: list[str] = field(default_factory=list)  # gate metrics with no validation value
 
     @property
     def winner(self) -> Ranked | None:
@@ -91,27 +100,31 @@ def _params(files: dict[str, Any] | None) -> dict[str, Any]:
     return out
 
 
-def _experiment(state: dict[str, Any], name: str | None, status: str, metrics_path: str, log):
+def _validation(files: dict[str, Any] | None) -> dict[str, Any] | None:
+    section = (_file_data(files, VALIDATION_METRICS) or {}).get(VALIDATION_SECTION)
+    return section if isinstance(section, dict) else None
+
+
+def _experiment(state: dict[str, Any], name: str | None, status: str, log):
     data = state.get("data") or {}
     return Experiment(
         name=name or state.get("name") or str(state.get("rev", ""))[:7],
         rev=str(state.get("rev", "")),
         state=status,
         params=_params(data.get("params")),
-        metrics=_file_data(data.get("metrics"), metrics_path),
+        metrics=_validation(data.get("metrics")),
         log=log,
     )
 
 
-def parse_show(
-    dump: list[dict[str, Any]], metrics_path: str
-) -> tuple[Experiment, list[Experiment]]:
-    """The baseline (the first non-workspace entry) and the experiments derived from it."""
+def parse_show(dump: list[dict[str, Any]]) -> tuple[Experiment, list[Experiment]]:
+    """The baseline (the first non-workspace entry) and the experiments derived from it,
+    each with its validation metrics only."""
     baselines = [s for s in dump if s.get("rev") != "workspace"]
     if not baselines:
         raise RatchetError("dvc exp show: no baseline commit (is there a commit yet?)")
     base = baselines[0]
-    baseline = _experiment(base, base.get("name"), "baseline", metrics_path, None)
+    baseline = _experiment(base, base.get("name"), "baseline", None)
     exps = []
     for exp_range in base.get("experiments") or []:
         revs = exp_range.get("revs") or []
@@ -120,7 +133,7 @@ def parse_show(
         executor = exp_range.get("executor") or {}
         status = executor.get("state") or "success"
         log = (executor.get("local") or {}).get("log")
-        exps.append(_experiment(revs[0], exp_range.get("name"), status, metrics_path, log))
+        exps.append(_experiment(revs[0], exp_range.get("name"), status, log))
     return baseline, exps
 
 
@@ -156,6 +169,12 @@ def rank(
     errors: dict[str, str],
 ) -> Ranking:
     """Rank finished experiments; `errors` maps a failed experiment's name to its error."""
+    rules, skipped = _validated_rules(gate, [baseline, *experiments])
+    if metric in skipped:
+        raise RatchetError(
+            f"--metric {metric!r} has no validation value (a binary task's thresholded metrics "
+            f"are left to the gate on the test split): rank by one of {', '.join(rules)}"
+        )
     ranked, failed, unfinished = [], [], []
     for exp in experiments:
         if exp.state == "failed":
@@ -164,12 +183,12 @@ def rank(
             unfinished.append(exp)
         else:
             value = number((exp.metrics or {}).get(metric))
-            checks = check_all(gate.rules, baseline.metrics, exp.metrics, exp.name)
+            checks = check_all(rules, baseline.metrics, exp.metrics, exp.name)
             ranked.append(Ranked(exp, value, checks))
 
-    # Ties on the ranking metric (common on small test sets: macro_f1 of a few dozen rows)
-    # go to the better value of the gate's other metrics, in their rules' order.
-    tie_breaks = [(m, rule.direction) for m, rule in gate.rules.items() if m != metric]
+    # Ties on the ranking metric (common on small validation sets: macro_f1 of a few dozen
+    # rows) go to the better value of the gate's other metrics, in their rules' order.
+    tie_breaks = [(m, rule.direction) for m, rule in rules.items() if m != metric]
 
     def key(r: Ranked):
         values = [(r.value, direction)]
@@ -183,7 +202,21 @@ def rank(
         ranked=sorted(ranked, key=key),
         failed=sorted(failed, key=lambda f: f[0].name),
         unfinished=sorted(unfinished, key=lambda e: e.name),
+        skipped=skipped,
     )
+
+
+def _validated_rules(
+    gate: GateParams, runs: list[Experiment]
+) -> tuple[dict[str, MetricRule], list[str]]:
+    """The gate's rules whose metric some run has a validation value of, and the others
+    (a binary task's thresholded metrics: the train stage does not read the threshold).
+    With no validation metrics anywhere every rule stays, and every run fails as missing."""
+    seen = {name for run in runs for name in (run.metrics or {})}
+    if not seen:
+        return dict(gate.rules), []
+    kept = {m: rule for m, rule in gate.rules.items() if m in seen}
+    return kept, [m for m in gate.rules if m not in seen]
 
 
 def _order(value: float | None, direction: str) -> tuple[bool, float]:
@@ -212,8 +245,8 @@ ORDER = {"higher": "desc", "lower": "asc"}  # `dvc exp show --sort-order` of eac
 
 def sort_key(gate: GateParams, metric: str | None, order: str | None) -> tuple[str, str]:
     """`dvc exp show --sort-by/--sort-order` values that list the best experiment first: the
-    gate's metrics file and `gate.primary` (or `metric`), in its rule's direction unless
-    `order` (asc, desc) is given."""
+    validation twin of `gate.primary` (or `metric`), in its rule's direction unless `order`
+    (asc, desc) is given."""
     name = metric or gate.primary
     if not METRIC_NAME.match(name):
         raise RatchetError(f"--metric {name!r}: a metric name is letters, digits and _ . -")
@@ -222,21 +255,31 @@ def sort_key(gate: GateParams, metric: str | None, order: str | None) -> tuple[s
             f"--metric {name!r} has no rule in gate.rules: say which way is better with "
             "--order asc or desc (make exps: ORDER=)"
         )
-    return f"{gate.metrics}:{name}", order or ORDER[gate.rules[name].direction]
+    column = f"{VALIDATION_METRICS}:{VALIDATION_SECTION}.{name}"
+    return column, order or ORDER[gate.rules[name].direction]
 
 
 def markdown(r: Ranking, gate: GateParams, title: str) -> str:
     """The ranking as Markdown: readable in a terminal and in a GitHub job summary."""
-    columns = [r.metric, *(m for m in gate.rules if m != r.metric)]
+    columns = [r.metric, *(m for m in gate.rules if m != r.metric and m not in r.skipped)]
     base = r.baseline
     out = [f"### {title}", ""]
     out.append(
         f"{len(r.ranked)} finished, {len(r.failed)} failed, {len(r.unfinished)} not finished; "
-        f"ranked by **{r.metric}** ({r.direction} is better); gate: `{gate.primary}` and the "
-        f"rules of `gate.rules`, against the baseline's committed metrics."
+        f"ranked by validation **{r.metric}** ({r.direction} is better); gate: the rules of "
+        f"`gate.rules` on validation metrics against the baseline's. The test split is not "
+        f"read: the pull request's gate scores it."
     )
+    if r.skipped:
+        out.append(
+            f"Not checked on validation (thresholded; the gate checks them on the test split): "
+            f"{', '.join(r.skipped)}."
+        )
     if base.metrics is None:
-        out.append(f"The baseline has no `{gate.metrics}`: only floors and ceilings apply.")
+        out.append(
+            f"The baseline has no validation metrics (`{VALIDATION_METRICS}`, "
+            f"`{VALIDATION_SECTION}`): only floors and ceilings apply."
+        )
     out += ["", "| # | experiment | gate | " + " | ".join(columns) + " | params changed |"]
     out.append("| ---: | --- | --- | " + " | ".join("---:" for _ in columns) + " | --- |")
     base_values = [fmt(number((base.metrics or {}).get(m))) for m in columns]
