@@ -50,13 +50,7 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
         default=list(PARTS),
         help="measure only these parts (default: all)",
     )
-    parser.add_argument(
-        "--output",
-        type=Path,
-        default=ROOT / "docs" / "benchmarks.md",
-        help="Markdown page to write (default: docs/benchmarks.md)",
-    )
-    parser.add_argument("--json", type=Path, help="also write the raw results here")
+    report.add_output_arguments(parser)
     parser.add_argument("--workdir", type=Path, help="keep the runs here (default: a temp dir)")
     args = parser.parse_args(argv)
     if args.huge and HUGE not in args.rows:

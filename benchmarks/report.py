@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import datetime as dt
 import os
 import platform
@@ -10,6 +11,7 @@ from pathlib import Path
 
 START = "<!-- results: written by `python -m benchmarks`; edit outside these markers -->"
 END = "<!-- end of results -->"
+PAGE = Path(__file__).resolve().parents[1] / "docs" / "benchmarks.md"
 PACKAGES = (
     "dvc",
     "dvclive",
@@ -219,15 +221,30 @@ number (no-op: median of {run["noop_repeats"]}). Load average before / after:
 {END}"""
 
 
-def write_page(path: Path, text: str) -> None:
-    """Replace the results between the markers, keeping what is written around them."""
+def add_output_arguments(parser: argparse.ArgumentParser) -> None:
+    """--output (the Markdown page) and --json (raw results): every benchmark writes both."""
+    parser.add_argument(
+        "--output",
+        type=Path,
+        default=PAGE,
+        help="Markdown page to write (default: docs/benchmarks.md)",
+    )
+    parser.add_argument("--json", type=Path, help="also write the raw results here")
+
+
+def write_page(path: Path, text: str, start: str = START, end: str = END) -> None:
+    """Replace the results between the markers, keeping what is written around them.
+
+    A page without the markers gets the block appended (another benchmark's section)."""
     if path.exists():
         page = path.read_text(encoding="utf-8")
-        if START in page and END in page:
-            head, _, rest = page.partition(START)
-            _, _, tail = rest.partition(END)
+        if start in page and end in page:
+            head, _, rest = page.partition(start)
+            _, _, tail = rest.partition(end)
             path.write_text(head + text + tail, encoding="utf-8")
             return
+        path.write_text(page.rstrip("\n") + f"\n\n{text}\n", encoding="utf-8")
+        return
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(f"# Benchmarks\n\n{text}\n", encoding="utf-8")
 

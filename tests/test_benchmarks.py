@@ -8,7 +8,7 @@ import sys
 import pytest
 import yaml
 
-from benchmarks import pipeline, report
+from benchmarks import gate_changes, pipeline, report
 from conftest import EXAMPLE, ROOT, run
 
 
@@ -90,3 +90,69 @@ def test_suite_runs_end_to_end_at_a_tiny_size(tmp_path):
     assert r["scoring"]["rows"] == 2000 and r["scoring"]["rows_per_s"] > 0
     (row,) = [ln for ln in page.splitlines() if ln.startswith("| 2,000 |") and ln.count("|") == 12]
     assert "drift" not in r and row.endswith(" | - |")  # not measured, shown as "-"
+
+
+def test_gate_changes_pair_each_degradation_with_a_noise_change():
+    changes = gate_changes.plan(4)
+    assert [c.group for c in changes] == ["noise"] * 4 + ["degradation"] * 4
+    assert len({c.name for c in changes}) == 8
+    noise, degraded = changes[:4], changes[4:]
+    assert [c.kind for c in noise] == ["sample.seed", "featurize.seed"] * 2
+    for n, d in zip(noise, degraded, strict=True):
+        assert d.params.items() >= n.params.items()  # the same perturbation, and more
+        assert any(key.startswith("train.") for key in d.params)
+    assert len({d.kind.split(" + ")[0] for d in degraded}) == 3
+
+
+def test_a_true_regression_is_beyond_the_allowance_whichever_way_a_metric_points():
+    limits = {"roc_auc": 0.01, "pr_auc": 0.02, "log_loss": 0.02, "brier": 0.01}
+    result = {"true_delta": {"roc_auc": -0.02, "pr_auc": 0.05, "log_loss": 0.01, "brier": -0.1}}
+    assert gate_changes.beyond_allowance(result, limits) == ["roc_auc"]
+    result["true_delta"]["log_loss"] = 0.03
+    assert gate_changes.beyond_allowance(result, limits) == ["roc_auc", "log_loss"]
+
+
+def test_another_benchmark_section_is_appended_and_then_replaced(tmp_path):
+    page = tmp_path / "benchmarks.md"
+    report.write_page(page, f"{report.START}\nsuite\n{report.END}")
+    start, end = "<!-- gate start -->", "<!-- gate end -->"
+    report.write_page(page, f"{start}\nold gate\n{end}", start, end)
+    report.write_page(page, f"{start}\nnew gate\n{end}", start, end)
+    text = page.read_text()
+    assert "suite" in text and "new gate" in text and "old gate" not in text
+    assert text.index(report.END) < text.index(start)
+
+
+@pytest.mark.slow
+def test_gate_benchmark_runs_one_noise_change_and_one_degradation(tmp_path):
+    out, raw = tmp_path / "bench.md", tmp_path / "gate.json"
+    result = run(
+        [sys.executable, "-m", "benchmarks.gate", "--changes", "1", "--rows", "2000",
+         "--holdout", "2000", "--output", str(out), "--json", str(raw)],
+        ROOT,
+    )  # fmt: skip
+    page = out.read_text()
+    assert "### Gate error rates" in result.stdout and "gate results" in page
+    assert "| noise only | " in page and "| real degradation | " in page
+    data = json.loads(raw.read_text())
+    assert data["modes"][0] == "point"
+    assert [r["name"] for r in data["results"]] == ["noise-00", "degraded-00"]
+    for r in data["results"]:
+        assert set(r["true_delta"]) == set(gate_changes.METRICS) == set(r["test_delta"])
+        for mode in data["modes"]:
+            assert r["gate"][mode]["gate_s"] > 0 and r["gate"][mode]["report_s"] > 0
+    # The stumps degradation is so large that even 2,000 rows show it beyond an allowance.
+    assert gate_changes.beyond_allowance(data["results"][1], data["allowances"])
+    assert not data["results"][1]["gate"]["point"]["passed"]
+
+
+def test_every_ordered_pair_of_noise_samples_is_a_harmless_pull_request():
+    limits = {"roc_auc": 0.01, "pr_auc": 0.02, "log_loss": 0.02, "brier": 0.01}
+    flat = {"pr_auc": 0.0, "log_loss": 0.0, "brier": 0.0}
+    results = [
+        {"group": "noise", "kind": "sample.seed", "test_delta": {"roc_auc": 0.015, **flat}},
+        {"group": "noise", "kind": "featurize.seed", "test_delta": {"roc_auc": 0.005, **flat}},
+    ]
+    # sample.seed: base -> +0.015 passes, +0.015 -> base drops 0.015 and fails;
+    # featurize.seed: 0.005 either way passes.
+    assert gate_changes.pairwise_point_fails(results, limits) == (1, 4)
