@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import http.client
 import os
 import shutil
+import socket
+import subprocess
+import time
 from contextlib import redirect_stderr, redirect_stdout
 from io import StringIO
 from pathlib import Path
@@ -122,3 +126,33 @@ def registered_repo(template: Path, dest: Path) -> Path:
     """A private copy of `registered_template` (git, tags, DVC cache and outputs)."""
     shutil.copytree(template, dest, symlinks=True)
     return dest
+
+
+def set_param(repo: Path, old: str, new: str) -> None:
+    """Edit the repository's params.yaml: the first `old` becomes `new` (it must be there)."""
+    path = repo / "params.yaml"
+    text = path.read_text()
+    assert old in text, old
+    path.write_text(text.replace(old, new, 1))
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_healthy(port: int, process: subprocess.Popen, seconds: float = 90) -> None:
+    """Until `ratchet serve` on `port` answers GET /health; fails if the process exits."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        assert process.poll() is None, process.stderr.read() if process.stderr else ""
+        try:
+            conn = http.client.HTTPConnection("127.0.0.1", port, timeout=1)
+            conn.request("GET", "/health")
+            if conn.getresponse().status == 200:
+                return
+        except OSError:
+            pass
+        time.sleep(0.2)
+    raise AssertionError(f"ratchet serve did not become healthy within {seconds} s")

@@ -30,7 +30,7 @@ import pandas as pd
 import pytest
 import yaml
 
-from conftest import BIN, make_template_repo, run
+from conftest import BIN, make_template_repo, run, set_param
 
 pytestmark = pytest.mark.slow
 
@@ -78,13 +78,6 @@ def commit(repo: Path, message: str) -> None:
 def switch(repo: Path, *args: str) -> None:
     git(repo, "checkout", "-q", *args)
     run(["dvc", "checkout", "-q", "--force"], repo)
-
-
-def set_param(repo: Path, old: str, new: str) -> None:
-    path = repo / "params.yaml"
-    text = path.read_text()
-    assert old in text, old
-    path.write_text(text.replace(old, new, 1))
 
 
 @pytest.fixture(scope="module")

@@ -15,7 +15,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from conftest import EXAMPLE_CONTRACT, make_template_repo, run
+from conftest import EXAMPLE_CONTRACT, make_template_repo, run, set_param
 from ratchet.core.errors import RatchetError
 from ratchet.core.params import MetricRule
 from ratchet.review import baseline, shared_rows
@@ -24,13 +24,6 @@ from ratchet.review.rules import check_metric
 
 REPORT = "reports/pr/report.md"
 PAIRED = re.compile(r"paired on ([\d,]+) rows unseen by both models")
-
-
-def set_param(repo: Path, old: str, new: str) -> None:
-    path = repo / "params.yaml"
-    text = path.read_text()
-    assert old in text, old
-    path.write_text(text.replace(old, new, 1))
 
 
 def commit(repo: Path, message: str) -> None:

@@ -14,20 +14,13 @@ from pathlib import Path
 
 import pytest
 
-from conftest import make_template_repo, run
+from conftest import make_template_repo, run, set_param
 
 pytestmark = pytest.mark.slow
 
 METRICS = "metrics/evaluate/metrics.json"
 REPORT = "reports/pr/report.md"
 GITHUB_COMMENT_LIMIT = 65_536
-
-
-def set_param(repo: Path, old: str, new: str) -> None:
-    path = repo / "params.yaml"
-    text = path.read_text()
-    assert old in text, old
-    path.write_text(text.replace(old, new, 1))
 
 
 def commit(repo: Path, message: str) -> None:

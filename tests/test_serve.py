@@ -21,7 +21,17 @@ import pandas as pd
 import pytest
 from fastapi.testclient import TestClient
 
-from conftest import BIN, EXAMPLE, ROOT, project_files, ratchet, registered_repo, run
+from conftest import (
+    BIN,
+    EXAMPLE,
+    ROOT,
+    free_port,
+    project_files,
+    ratchet,
+    registered_repo,
+    run,
+    wait_healthy,
+)  # fmt: skip
 from ratchet.cli import build_parser, main
 from ratchet.core.params import ServeParams, parse_section, read_yaml
 from ratchet.dataset import contract, sample, schema, validation
@@ -820,27 +830,6 @@ def test_score_predict_and_evaluate_agree_exactly(registry_repo, test_split, tmp
         "task": "binary", "threshold": 0.5, "max_batch": SERVE.max_batch,
         "max_body_bytes": api.default_max_body_bytes(SERVE.max_batch),
     }  # fmt: skip
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def wait_healthy(port: int, process: subprocess.Popen, seconds: float = 90) -> None:
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        assert process.poll() is None, process.stderr.read() if process.stderr else ""
-        try:
-            conn = http.client.HTTPConnection("127.0.0.1", port, timeout=1)
-            conn.request("GET", "/health")
-            if conn.getresponse().status == 200:
-                return
-        except OSError:
-            pass
-        time.sleep(0.2)
-    raise AssertionError(f"ratchet serve did not become healthy within {seconds} s")
 
 
 @pytest.mark.slow

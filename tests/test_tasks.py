@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import json
 import shutil
-import socket
 import subprocess
 import time
 import urllib.request
@@ -19,7 +18,7 @@ import pytest
 import yaml
 
 from benchmarks.public_data import patients, wines
-from conftest import BIN, make_template_repo, run
+from conftest import BIN, free_port, make_template_repo, run, set_param, wait_healthy
 
 pytestmark = pytest.mark.slow
 
@@ -49,10 +48,7 @@ def adopt(tmp_path: Path, frame: pd.DataFrame, target: str) -> tuple[Path, dict]
 
 def degrade_and_gate(repo: Path) -> str:
     git(repo, "checkout", "-q", "-b", "fewer-trees")
-    path = repo / "params.yaml"
-    text = path.read_text()
-    assert "max_iter: 200" in text
-    path.write_text(text.replace("max_iter: 200", "max_iter: 3", 1))
+    set_param(repo, "max_iter: 200", "max_iter: 3")
     run(["dvc", "repro", "-q"], repo)
     git(repo, "commit", "-qam", "Fewer trees")
     gate = run([str(BIN / "ratchet"), "gate", "--base", "main"], repo, check=False)
@@ -67,12 +63,6 @@ def ratchet(repo: Path, *args: str, check: bool = True):
     return run([str(BIN / "ratchet"), *args], repo, check=check)
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def serve_one(repo: Path, record: dict) -> dict:
     """Start `ratchet serve` on the prod model, POST one record, return the answer."""
     port = free_port()
@@ -81,15 +71,7 @@ def serve_one(repo: Path, record: dict) -> dict:
         cwd=repo, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
     )  # fmt: skip
     try:
-        deadline = time.monotonic() + 90
-        while True:
-            assert process.poll() is None, process.stderr.read()
-            assert time.monotonic() < deadline, "ratchet serve did not start"
-            try:
-                with urllib.request.urlopen(f"http://127.0.0.1:{port}/health", timeout=1):
-                    break
-            except OSError:
-                time.sleep(0.2)
+        wait_healthy(port, process)
         request = urllib.request.Request(
             f"http://127.0.0.1:{port}/predict", data=json.dumps(record).encode(),
             headers={"Content-Type": "application/json"},
@@ -104,8 +86,7 @@ def serve_one(repo: Path, record: dict) -> dict:
 def other_model(repo: Path, tmp_path: Path) -> Path:
     """A second model of the same data (learning rate doubled), trained on a branch."""
     git(repo, "checkout", "-q", "-b", "faster")
-    path = repo / "params.yaml"
-    path.write_text(path.read_text().replace("learning_rate: 0.05", "learning_rate: 0.1", 1))
+    set_param(repo, "learning_rate: 0.05", "learning_rate: 0.1")
     run(["dvc", "repro", "-q"], repo)
     shutil.copy2(repo / "models/model.skops", tmp_path / "candidate.skops")
     git(repo, "reset", "-q", "--hard")  # dvc repro stages dvc.lock itself

@@ -27,6 +27,7 @@ import os
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 from scipy.stats import norm, rankdata
@@ -60,29 +61,10 @@ class Delta:
     rows: int
 
 
-def paired_delta(
-    metric: str,
-    task: str,
-    y: np.ndarray,
-    base: np.ndarray,
-    new: np.ndarray,
-    *,
-    replicates: int = 1000,
-    seed: int = 0,
-    threshold: float = 0.5,
-    confidence: float = 0.95,
-    method: str | None = None,
-) -> Delta:
-    """The change in `metric` from `base` to `new` predictions on the same rows.
-
-    `base`/`new`: binary, positive-class probabilities (rows,); multiclass, a probability
-    matrix (rows, k) with y in 0..k-1; regression, predicted numbers. `method` None picks
-    DeLong for binary roc_auc and the paired bootstrap otherwise.
-    """
-    return paired_deltas(
-        [metric], task, y, base, new, replicates=replicates, seed=seed,
-        threshold=threshold, confidence=confidence, method=method,
-    )[0]  # fmt: skip
+def paired_delta(metric: str, *args: Any, **kwargs: Any) -> Delta:
+    """The change in `metric` from `base` to `new` predictions on the same rows: one
+    metric of `paired_deltas` (same arguments after the metric)."""
+    return paired_deltas([metric], *args, **kwargs)[0]
 
 
 def paired_deltas(
@@ -98,8 +80,13 @@ def paired_deltas(
     confidence: float = 0.95,
     method: str | None = None,
 ) -> list[Delta]:
-    """`paired_delta` for several metrics; bootstrapped ones share the same replicates,
-    so their intervals come from the same resamples and the weights are drawn once."""
+    """The change in each metric from `base` to `new` predictions on the same rows.
+
+    `base`/`new`: binary, positive-class probabilities (rows,); multiclass, a probability
+    matrix (rows, k) with y in 0..k-1; regression, predicted numbers. `method` None picks
+    DeLong for binary roc_auc and the paired bootstrap otherwise. Bootstrapped metrics
+    share the same replicates: their intervals come from the same resamples.
+    """
     y, base, new = _checked(task, y, base, new)
     _check_settings(replicates, confidence, method)
     classes = base.shape[1] if task == "multiclass" else 2
