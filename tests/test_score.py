@@ -184,6 +184,10 @@ def test_valid_rows_a_linear_model_cannot_score_are_rejected_like_invalid_ones(
     out = pd.read_parquet("o.parquet")
     assert len(out) == 38 and 7 not in set(out["row"]) and 31 not in set(out["row"])
     assert np.isfinite(out.select_dtypes("float64").to_numpy()).all()
+    batch.drop(index=[6, 30]).to_csv("clean.csv", index=False)  # the kept rows alone
+    assert score("--model", str(path), "--input", "clean.csv", "--output", "c.parquet") == 0
+    alone = pd.read_parquet("c.parquet")
+    pd.testing.assert_frame_equal(out.drop(columns="row"), alone.drop(columns="row"))
     bad = pd.read_csv("bad.csv")
     assert bad[["row", "check"]].values.tolist() == [
         [7, "finite_output"],

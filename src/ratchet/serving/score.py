@@ -15,6 +15,7 @@ import os
 import sys
 from collections.abc import Iterator
 
+import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
@@ -126,7 +127,11 @@ def model_outputs(
     rejected = pd.DataFrame(cases, columns=["row", "column", "check", "value"])
     rejected["row"] = table.index[rejected["row"]].to_numpy(dtype="int64")
     kept = table.drop(index=table.index[rows])
-    return kept, predict.table_outputs(pipeline, kept, threshold), rejected
+    if outputs is None:  # scikit-learn refused the whole chunk: predict the rest anew
+        return kept, predict.table_outputs(pipeline, kept, threshold), rejected
+    keep = np.ones(len(table), dtype=bool)
+    keep[rows] = False
+    return kept, {name: values[keep] for name, values in outputs.items()}, rejected
 
 
 # Why a valid row is rejected by the model (the quarantine file's `check`).

@@ -322,12 +322,10 @@ def model_outputs(pipeline, table, task: str) -> np.ndarray:
     """What shadow compares per row, through the scoring path of `ratchet score`: binary,
     the positive class's probability; multiclass, (rows, classes) probabilities in class
     order; regression, the prediction."""
-    if task == "binary":
-        return predict.scores(pipeline, table)
-    # The threshold only shapes binary labels; these tasks have none.
+    # The threshold only shapes binary labels, which shadow derives itself.
     out = predict.table_outputs(pipeline, table, threshold=0.5)
-    if task == "regression":
-        return out["prediction"]
+    if task != "multiclass":
+        return out["score" if task == "binary" else "prediction"]
     names = model.contract_for(pipeline).class_names
     return np.column_stack([out[predict.proba_column(n)] for n in names])
 
