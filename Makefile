@@ -42,7 +42,7 @@ SORT ?=
 ORDER ?=
 export BASE MODEL_FILE JOBS GRID SORT ORDER
 
-.PHONY: help setup repro pull push pr-report gate pr-comment model-check model-smoke model-shadow model-release serve image image-push monitor-batch drift drift-issue retrain-branch retrain-pr refresh-data sweep exps exp-best exp-matrix exp-run exp-pull exp-report exp-push bench test lint format clean
+.PHONY: help setup setup-spark repro pull push pr-report gate pr-comment model-check model-smoke model-shadow model-release serve image image-push monitor-batch drift drift-issue retrain-branch retrain-pr refresh-data sweep exps exp-best exp-matrix exp-run exp-pull exp-report exp-push bench test lint format clean
 
 help: ## Show this help
 	@grep -hE '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | \
@@ -52,12 +52,20 @@ help: ## Show this help
 	$(PYTHON) -m venv .uv
 	.uv/bin/python -m pip install --quiet "uv==$(UV_VERSION)"
 
+# The light install (pipeline, registry, service) and, for `--engine spark` and the tests,
+# the same plus PySpark (a 450 MB download). --inexact: neither removes what the other added.
 $(VENV)/.synced: uv.lock pyproject.toml | $(UV)
-	$(UV) sync --frozen --all-extras --python $(PYTHON)
+	$(UV) sync --frozen --inexact --extra serve --python $(PYTHON)
+	@touch $@
+
+$(VENV)/.synced-spark: $(VENV)/.synced
+	$(UV) sync --frozen --inexact --extra serve --extra spark --python $(PYTHON)
 	@touch $@
 
 setup: $(VENV)/.synced ## Create .venv from uv.lock (exact pins) and install ratchet
 	@git rev-parse --git-dir >/dev/null 2>&1 || { echo "setup: not a git checkout (clone the repository)" >&2; exit 1; }
+
+setup-spark: setup $(VENV)/.synced-spark ## setup, plus PySpark for --engine spark (needs Java 17+)
 
 repro: setup ## Set up, then run the pipeline (dvc repro)
 	dvc repro
@@ -224,7 +232,7 @@ bench: setup ## Benchmarks: pipeline vs bare script, no-op repro, validate/score
 	set -f; huge=(); if [ "$${HUGE:-}" = 1 ]; then huge=(--huge); fi; \
 	python -m benchmarks --rows $${BENCH_ROWS} --repeats "$${BENCH_REPEATS}" "$${huge[@]}"
 
-test: setup ## Set up, then run the test suite
+test: setup-spark ## Set up (with PySpark), then run the test suite
 	pytest
 
 lint: setup ## Lint and check formatting, check the import contracts; audit the workflows

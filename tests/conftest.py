@@ -156,3 +156,37 @@ def wait_healthy(port: int, process: subprocess.Popen, seconds: float = 90) -> N
             pass
         time.sleep(0.2)
     raise AssertionError(f"ratchet serve did not become healthy within {seconds} s")
+
+
+@pytest.fixture(scope="session")
+def spark(tmp_path_factory):
+    """A real local Spark session (local[2]) shared by the Spark tests.
+
+    Without Java or PySpark the tests skip locally; `.ci/run` sets RATCHET_SPARK_TESTS=required,
+    which turns the skip into a failure, so CI always runs them.
+    """
+    from ratchet.core.errors import RatchetError
+    from ratchet.spark import engine
+
+    try:
+        engine.pyspark()
+        engine.find_java()
+    except RatchetError as exc:
+        if os.environ.get("RATCHET_SPARK_TESTS") == "required":
+            pytest.fail(f"Spark tests are required here: {exc}")
+        pytest.skip(str(exc))
+    from pyspark.sql import SparkSession
+
+    warehouse = tmp_path_factory.mktemp("spark-warehouse")
+    session = (
+        SparkSession.builder.master("local[2]")
+        .appName("ratchet-tests")
+        .config("spark.ui.enabled", "false")
+        .config("spark.sql.shuffle.partitions", "4")
+        .config("spark.sql.warehouse.dir", str(warehouse))
+        .config("spark.driver.extraJavaOptions", f"-Dderby.system.home={warehouse}")
+        .getOrCreate()
+    )
+    # engine.session() returns this same session (getOrCreate) in the commands under test.
+    yield engine.session("local[2]")
+    session.stop()

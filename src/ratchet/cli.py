@@ -60,6 +60,13 @@ COMMANDS: dict[str, tuple[str, str]] = {
     ),
 }
 
+# Commands that also run on Spark (`--engine spark`): the module that does it there.
+SPARK_COMMANDS: dict[str, str] = {
+    "score": "ratchet.spark.score",
+    "validate": "ratchet.spark.validate",
+    "drift": "ratchet.spark.drift",
+}
+
 
 def build_parser(argv: Sequence[str]) -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
@@ -79,7 +86,26 @@ def build_parser(argv: Sequence[str]) -> argparse.ArgumentParser:
             module = importlib.import_module(module_name)
             module.add_arguments(p)
             p.set_defaults(handler=module.command)
+            if name in SPARK_COMMANDS:
+                from ratchet.spark import engine
+
+                engine.add_arguments(p)
+                p.set_defaults(handler=_engine_handler(module.command, SPARK_COMMANDS[name]))
     return parser
+
+
+def _engine_handler(pandas_command, spark_module: str):
+    """Run the command on the engine --engine names; Spark's module loads only when asked."""
+
+    def handler(args: argparse.Namespace) -> int:
+        from ratchet.spark import engine
+
+        engine.check_arguments(args)
+        if args.engine == "spark":
+            return importlib.import_module(spark_module).command(args)
+        return pandas_command(args)
+
+    return handler
 
 
 def configure_environment() -> None:

@@ -1,0 +1,120 @@
+"""The Spark session the commands run in, and the options every engine command shares.
+
+Locally the session is `local[*]` (or --master); under `spark-submit` the master, the
+executors and their memory come from spark-submit, and --master is not needed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import re
+import shutil
+import subprocess
+import sys
+from typing import Any
+
+from ratchet.core.errors import RatchetError
+
+ENGINES = ("pandas", "spark")
+MIN_JAVA = 17
+NEEDS_PYSPARK = (
+    "--engine spark needs PySpark: run `make setup-spark` (or pip install 'ratchet[spark]')"
+)
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """--engine and the Spark options, shared by score, validate and drift."""
+    group = parser.add_argument_group("engine")
+    group.add_argument(
+        "--engine",
+        choices=ENGINES,
+        default="pandas",
+        help="pandas: one process (default); spark: PySpark, local or on a cluster",
+    )
+    group.add_argument(
+        "--master",
+        help="Spark master URL, e.g. local[2] or spark://host:7077 (default: spark-submit's, "
+        "else local[*])",
+    )
+    group.add_argument(
+        "--partitions", type=int, help="repartition the input into N partitions first"
+    )
+
+
+def check_arguments(args: argparse.Namespace) -> None:
+    if args.engine != "spark" and (args.master or args.partitions):
+        raise RatchetError("--master and --partitions need --engine spark")
+    if args.partitions is not None and args.partitions < 1:
+        raise RatchetError(f"--partitions must be at least 1, got {args.partitions}")
+
+
+def java_version(java: str) -> int | None:
+    """The major version `java -version` reports (8 for 1.8), or None if it cannot say."""
+    try:
+        out = subprocess.run(
+            [java, "-version"], capture_output=True, text=True, timeout=30, check=False
+        )
+    except (OSError, subprocess.SubprocessError):
+        return None
+    found = re.search(r'version "(\d+)(?:\.(\d+))?', out.stderr + out.stdout)
+    if not found:
+        return None
+    major = int(found.group(1))
+    return int(found.group(2) or 0) if major == 1 else major
+
+
+def find_java() -> str:
+    """The java Spark will start: $JAVA_HOME/bin/java, else the one on PATH."""
+    home = os.environ.get("JAVA_HOME")
+    java = os.path.join(home, "bin", "java") if home else shutil.which("java")
+    if not java or not os.path.exists(java):
+        where = f"JAVA_HOME={home}" if home else "PATH"
+        raise RatchetError(
+            f"--engine spark needs Java {MIN_JAVA}+, and there is none on {where} "
+            "(Debian/Ubuntu: apt-get install default-jre-headless)"
+        )
+    major = java_version(java)
+    if major is not None and major < MIN_JAVA:
+        raise RatchetError(
+            f"--engine spark needs Java {MIN_JAVA}+, but {java} is Java {major}; "
+            "set JAVA_HOME to a newer one"
+        )
+    return java
+
+
+def pyspark() -> Any:
+    try:
+        import pyspark as module
+    except ImportError:
+        raise RatchetError(NEEDS_PYSPARK) from None
+    return module
+
+
+def session(master: str | None = None, app: str = "ratchet") -> Any:
+    """A SparkSession: the running one under spark-submit, else a new one on `master`.
+
+    Python workers run this interpreter (locally, the project's environment), Arrow moves
+    the batches, and Spark's web UI stays off unless the user's configuration turns it on.
+    """
+    pyspark()
+    from pyspark import SparkConf
+    from pyspark.sql import SparkSession
+
+    find_java()
+    os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
+    os.environ.setdefault("PYSPARK_DRIVER_PYTHON", sys.executable)
+    conf = SparkConf()  # reads what spark-submit passed, if it started us
+    builder = SparkSession.builder.appName(app)
+    if master or not conf.contains("spark.master"):
+        builder = builder.master(master or "local[*]")
+    if not conf.contains("spark.ui.enabled"):
+        builder = builder.config("spark.ui.enabled", "false")
+    builder = builder.config("spark.sql.execution.arrow.pyspark.enabled", "true")
+    try:
+        spark = builder.getOrCreate()
+    except Exception as exc:  # Py4J and JVM start-up errors carry pages of Java stack
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise RatchetError(f"cannot start Spark ({first})") from None
+    spark.sparkContext.setLogLevel(os.environ.get("RATCHET_SPARK_LOG_LEVEL", "ERROR"))
+    return spark

@@ -1,0 +1,190 @@
+"""Reading a path or a catalog table into Spark, and writing results without half-writes.
+
+A source is a path (a file, a folder or a glob; local, hdfs://, s3a://, ...) when it looks
+like one, and a catalog table name (`db.table` or `catalog.db.table`) otherwise. CSV is
+read with every cell as text and typed inside the Python workers exactly as the
+single-process reader types it (`as_read`), so the same file gives the same verdicts.
+"""
+
+from __future__ import annotations
+
+import glob
+import re
+import uuid
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from ratchet.core.errors import RatchetError
+from ratchet.dataset import contract, schema
+
+FORMATS = ("csv", "parquet")
+# A catalog table: one to three dotted identifiers, nothing a path would hold.
+_TABLE = re.compile(r"[A-Za-z_]\w*(\.[A-Za-z_]\w*){0,2}")
+# Spark's CSV reader turns this cell into null; no real file holds it, so every cell keeps
+# the exact text it has and only the contract's own tokens mean missing (as in pandas).
+_NEVER = "\u0000ratchet-no-null\u0000"
+# monotonically_increasing_id(): the partition index above bit 33, the row within below.
+_ROW_BITS = 33
+_TRUTH = {"True": True, "False": False, "true": True, "false": False, "TRUE": True, "FALSE": False}
+
+
+def is_table(source: str) -> bool:
+    """A catalog table name rather than a path (`sales.customers`, not `customers.csv`)."""
+    if "/" in source or "\\" in source or any(ch in source for ch in "*?[") or "://" in source:
+        return False
+    if source.lower().endswith(tuple(f".{f}" for f in FORMATS)) or Path(source).exists():
+        return False
+    return bool(_TABLE.fullmatch(source))
+
+
+def input_format(source: str) -> str:
+    """csv or parquet, from the name, or from the files in a local folder."""
+    for fmt in FORMATS:
+        if source.lower().endswith(f".{fmt}"):
+            return fmt
+    local = Path(source)
+    names = [str(p) for p in local.iterdir()] if local.is_dir() else glob.glob(source)
+    found = {fmt for fmt in FORMATS for name in names if name.lower().endswith(f".{fmt}")}
+    if len(found) == 1:
+        return found.pop()
+    if len(found) > 1:
+        raise RatchetError(f"{source}: holds both CSV and Parquet files; point at one kind")
+    if "://" in source:  # a lake folder of part files
+        return "parquet"
+    if not names and not local.exists():
+        raise RatchetError(f"{source}: no such file, folder or table")
+    raise RatchetError(f"{source}: holds no .csv or .parquet files")
+
+
+def read(spark: Any, source: str) -> tuple[Any, str]:
+    """(DataFrame, format) of a path or a table; format is csv, parquet or table."""
+    if is_table(source):
+        if not spark.catalog.tableExists(source):
+            raise RatchetError(f"{source}: no such table in the Spark catalog (nor a file)")
+        return spark.read.table(source), "table"
+    fmt = input_format(source)
+    try:
+        if fmt == "csv":
+            df = spark.read.options(
+                header=True,
+                inferSchema=False,
+                nullValue=_NEVER,
+                encoding="UTF-8",
+                mode="PERMISSIVE",
+            ).csv(source)
+        else:
+            df = spark.read.parquet(source)
+    except Exception as exc:  # AnalysisException: path not found, not Parquet, ...
+        raise RatchetError(f"{source}: cannot read {fmt.upper()} ({_first_line(exc)})") from None
+    if not df.columns:
+        raise RatchetError(f"{source}: no columns (is it empty?)")
+    return df, fmt
+
+
+def as_read(batch: pd.DataFrame, fmt: str, c: contract.Contract | None = None) -> pd.DataFrame:
+    """A batch typed as the single-process reader types the same rows (`read_raw`).
+
+    CSV cells arrive as text: the contract's missing tokens become nulls, the contract's
+    text columns stay text, and other columns become numbers or truth values when every
+    cell of the batch is one (as pandas infers), else stay text for the schema to report.
+    Parquet and tables keep their types; their text becomes Arrow strings.
+    """
+    c = c or contract.current()
+    out: dict[str, pd.Series] = {}
+    for name in batch.columns:
+        values = batch[name]
+        if values.dtype != object:
+            out[name] = values
+            continue
+        if fmt == "csv":
+            values = values.mask(values.isin(list(c.spec.missing)))
+            if name not in c.text_columns:
+                out[name] = _inferred(values)
+                continue
+        out[name] = values.astype(schema.TEXT)
+    return pd.DataFrame(out, index=batch.index)
+
+
+def _inferred(values: pd.Series) -> pd.Series:
+    present = values.dropna()
+    try:
+        return pd.to_numeric(values)
+    except (ValueError, TypeError):
+        pass
+    if len(present) and present.isin(list(_TRUTH)).all():
+        return values.map(_TRUTH, na_action="ignore").astype(object)
+    return values.astype(schema.TEXT)
+
+
+def numbered(df: Any, column: str) -> tuple[Any, dict[int, int]]:
+    """The DataFrame with a row id column, and each input partition's first row number.
+
+    Row numbers follow the order Spark reads (for one file, the file's order), as the
+    single-process path numbers rows; `row_numbers` turns the ids into 1-based numbers.
+    Counting is one pass in the JVM; the ids cost nothing more.
+    """
+    from pyspark.sql import functions as F
+
+    with_id = df.withColumn(column, F.monotonically_increasing_id())
+    counts = dict(with_id.select(F.spark_partition_id().alias("p")).groupBy("p").count().collect())
+    offsets, total = {}, 0
+    for part in sorted(counts):
+        offsets[part] = total
+        total += counts[part]
+    return with_id, offsets
+
+
+def row_numbers(ids: np.ndarray, offsets: dict[int, int]) -> np.ndarray:
+    """1-based global row numbers of monotonically_increasing_id() values."""
+    ids = np.asarray(ids, dtype=np.int64)
+    parts = ids >> _ROW_BITS
+    within = ids & ((1 << _ROW_BITS) - 1)
+    starts = np.array([offsets.get(int(p), 0) for p in parts], dtype=np.int64)
+    return starts + within + 1
+
+
+def _first_line(exc: BaseException) -> str:
+    text = " ".join(str(exc).strip().splitlines()[:1]) or type(exc).__name__
+    return text[:300]
+
+
+def _hadoop_path(spark: Any, path: str) -> tuple[Any, Any]:
+    jvm = spark.sparkContext._jvm
+    p = jvm.org.apache.hadoop.fs.Path(path)
+    return p, p.getFileSystem(spark.sparkContext._jsc.hadoopConfiguration())
+
+
+def write(df: Any, target: str, *, partition_by: list[str] | None = None) -> str:
+    """Write Parquet (a path) or a table, atomically: a temporary location first, moved
+    into place only once Spark's job succeeded, so a failure leaves the old output whole.
+
+    Returns `parquet` or `table`.
+    """
+    spark = df.sparkSession
+    partition_by = partition_by or []
+    if is_table(target):
+        staging = f"{target}__ratchet_{uuid.uuid4().hex[:8]}"
+        try:
+            df.write.mode("overwrite").partitionBy(*partition_by).saveAsTable(staging)
+            spark.sql(f"DROP TABLE IF EXISTS {target}")
+            spark.sql(f"ALTER TABLE {staging} RENAME TO {target}")
+        finally:
+            spark.sql(f"DROP TABLE IF EXISTS {staging}")
+        return "table"
+    final, fs = _hadoop_path(spark, target)
+    tmp = spark.sparkContext._jvm.org.apache.hadoop.fs.Path(
+        final.getParent(), f".{final.getName()}.tmp-{uuid.uuid4().hex[:8]}"
+    )
+    try:
+        df.write.mode("overwrite").partitionBy(*partition_by).parquet(tmp.toString())
+        if fs.exists(final):
+            fs.delete(final, True)
+        if not fs.rename(tmp, final):
+            raise RatchetError(f"{target}: cannot move the finished output into place")
+    finally:
+        if fs.exists(tmp):
+            fs.delete(tmp, True)
+    return "parquet"
