@@ -18,6 +18,7 @@ from ratchet.dataset.contract import CONTRACT_FILE
 
 SRC = ROOT / "src" / "ratchet"
 AREAS = {
+    "spark",
     "core",
     "dataset",
     "pipeline",
