@@ -91,6 +91,13 @@ def pyspark() -> Any:
     return module
 
 
+def worker_python() -> None:
+    """Python workers run this interpreter (the one with ratchet installed) unless the user
+    chose one. Spark reads this when its context starts: set it before any session exists."""
+    os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
+    os.environ.setdefault("PYSPARK_DRIVER_PYTHON", sys.executable)
+
+
 def session(master: str | None = None, app: str = "ratchet") -> Any:
     """A SparkSession: the running one under spark-submit, else a new one on `master`.
 
@@ -102,14 +109,16 @@ def session(master: str | None = None, app: str = "ratchet") -> Any:
     from pyspark.sql import SparkSession
 
     find_java()
-    os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
-    os.environ.setdefault("PYSPARK_DRIVER_PYTHON", sys.executable)
+    worker_python()
     conf = SparkConf()  # reads what spark-submit passed, if it started us
     builder = SparkSession.builder.appName(app)
     if master or not conf.contains("spark.master"):
         builder = builder.master(master or "local[*]")
     if not conf.contains("spark.ui.enabled"):
         builder = builder.config("spark.ui.enabled", "false")
+    if not conf.contains("spark.ui.showConsoleProgress"):
+        # Progress bars would bury the command's own one-line messages on stderr.
+        builder = builder.config("spark.ui.showConsoleProgress", "false")
     builder = builder.config("spark.sql.execution.arrow.pyspark.enabled", "true")
     try:
         spark = builder.getOrCreate()

@@ -126,6 +126,12 @@ def numbered(df: Any, column: str) -> tuple[Any, dict[int, int]]:
     single-process path numbers rows; `row_numbers` turns the ids into 1-based numbers.
     Counting is one pass in the JVM; the ids cost nothing more.
     """
+    with_id, offsets, _ = counted(df, column)
+    return with_id, offsets
+
+
+def counted(df: Any, column: str) -> tuple[Any, dict[int, int], int]:
+    """`numbered`, and the row count the same pass found."""
     from pyspark.sql import functions as F
 
     with_id = df.withColumn(column, F.monotonically_increasing_id())
@@ -134,7 +140,7 @@ def numbered(df: Any, column: str) -> tuple[Any, dict[int, int]]:
     for part in sorted(counts):
         offsets[part] = total
         total += counts[part]
-    return with_id, offsets
+    return with_id, offsets, total
 
 
 def row_numbers(ids: np.ndarray, offsets: dict[int, int]) -> np.ndarray:
