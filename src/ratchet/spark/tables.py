@@ -9,6 +9,7 @@ single-process reader types it (`as_read`), so the same file gives the same verd
 from __future__ import annotations
 
 import glob
+import os
 import re
 import uuid
 from pathlib import Path
@@ -66,6 +67,7 @@ def read(spark: Any, source: str) -> tuple[Any, str]:
             raise RatchetError(f"{source}: no such table in the Spark catalog (nor a file)")
         return spark.read.table(source), "table"
     fmt = input_format(source)
+    path = local_path(source)
     try:
         if fmt == "csv":
             df = spark.read.options(
@@ -74,9 +76,9 @@ def read(spark: Any, source: str) -> tuple[Any, str]:
                 nullValue=_NEVER,
                 encoding="UTF-8",
                 mode="PERMISSIVE",
-            ).csv(source)
+            ).csv(path)
         else:
-            df = spark.read.parquet(source)
+            df = spark.read.parquet(path)
     except Exception as exc:  # AnalysisException: path not found, not Parquet, ...
         raise RatchetError(f"{source}: cannot read {fmt.upper()} ({_first_line(exc)})") from None
     if not df.columns:
@@ -152,6 +154,12 @@ def row_numbers(ids: np.ndarray, offsets: dict[int, int]) -> np.ndarray:
     return starts + within + 1
 
 
+def local_path(source: str) -> str:
+    """A local path made absolute: the JVM resolves a relative one against the directory it
+    started in, which is not this process's when the session outlives a chdir."""
+    return source if "://" in source else os.path.abspath(source)
+
+
 def _first_line(exc: BaseException) -> str:
     text = " ".join(str(exc).strip().splitlines()[:1]) or type(exc).__name__
     return text[:300]
@@ -180,7 +188,7 @@ def write(df: Any, target: str, *, partition_by: list[str] | None = None) -> str
         finally:
             spark.sql(f"DROP TABLE IF EXISTS {staging}")
         return "table"
-    final, fs = _hadoop_path(spark, target)
+    final, fs = _hadoop_path(spark, local_path(target))
     tmp = spark.sparkContext._jvm.org.apache.hadoop.fs.Path(
         final.getParent(), f".{final.getName()}.tmp-{uuid.uuid4().hex[:8]}"
     )
