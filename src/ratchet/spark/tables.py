@@ -68,6 +68,8 @@ def read(spark: Any, source: str) -> tuple[Any, str]:
         return spark.read.table(source), "table"
     fmt = input_format(source)
     path = local_path(source)
+    if "://" not in source and not any(ch in source for ch in "*?[") and not Path(path).exists():
+        raise RatchetError(f"{source}: file not found")
     try:
         if fmt == "csv":
             df = spark.read.options(
