@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 
 import pytest
+import yaml
 
 from conftest import project_files, ratchet
 from ratchet.pipeline import model
@@ -28,12 +29,16 @@ def folder(tmp_path_factory, repo_params):
     broken = raw_rows("regression", 1_500, seed=4)
     broken.loc[1_200, "g"] = "z"
     broken.to_csv(folder / "broken.csv", index=False)
+    sampled = yaml.safe_load((folder / "params.yaml").read_text())
+    sampled["monitor"].update(current_rows=600, reference_rows=900)
+    (folder / "sampled.yaml").write_text(yaml.safe_dump(sampled))
     return folder
 
 
-def drift_of(folder, current: str, engine: str):
-    out = f"out-{engine}-{current}"
-    args = ["drift", "--model", "model/model.skops", "--reference", "reference.csv"]
+def drift_of(folder, current: str, engine: str, params: str = "params.yaml"):
+    out = f"out-{engine}-{current}-{params}"
+    args = ["--params", params, "drift", "--model", "model/model.skops"]
+    args += ["--reference", "reference.csv"]
     result = ratchet(folder, *args, "--current", current, "--output-dir", out,
                      "--engine", engine, check=False)  # fmt: skip
     path = folder / out / "drift.json"
@@ -51,6 +56,12 @@ def test_same_verdict_and_summary_as_the_pandas_path(spark, folder, current, cod
     assert spark_run.stdout == pandas_run.stdout.replace("out-pandas", "out-spark")
     if code:
         assert spark_summary["drifted_columns"] == ["x1"]
+    # Samples smaller than the batches: each engine draws its own, the verdict is the same.
+    sampled, summary = drift_of(folder, current, "spark", "sampled.yaml")
+    assert sampled.returncode == code, sampled.stderr
+    assert summary["current"]["rows_compared"] == 600
+    assert summary["reference"]["rows_compared"] == 900
+    assert summary["drifted_columns"] == pandas_summary["drifted_columns"]
 
 
 def test_the_sample_is_seeded_and_drawn_by_spark(spark, folder):

@@ -192,3 +192,30 @@ def test_warn_policy_passes_with_the_same_warnings(spark, workdir):
     assert pandas_run["code"] == 0
     assert [w["key"] for w in pandas_run["report"]["warnings"]] == ["g.isin", "x1.mean"]
     assert_same(pandas_run, spark_run)
+
+
+def test_a_failure_keeps_the_last_outputs_and_an_empty_file_is_one_line(spark, workdir, capsys):
+    c = checked_contract("binary")
+    frame = rows_of("binary")
+    frame.to_csv(workdir / "good.csv", index=False)
+    frame.head(0).to_csv(workdir / "header.csv", index=False)
+    broken = frame.assign(g=frame["g"].astype(object))
+    broken.loc[2, "g"] = "z"
+    broken.to_csv(workdir / "bad.csv", index=False)
+    args = ["--params", str(workdir / "params.yaml"), "validate", "--engine", "spark"]
+    args += ["--output", str(workdir / "typed"), "--metrics", str(workdir / "data.json")]
+    args += ["--report", str(workdir / "report.json"), "--input"]
+    with contract.use(c):
+        assert main([*args, str(workdir / "good.csv")]) == 0
+        before = read_table(workdir / "typed")
+        metrics = (workdir / "data.json").read_text()
+        assert main([*args, str(workdir / "bad.csv")]) == 1
+        assert main([*args, str(workdir / "header.csv")]) == 2
+    pd.testing.assert_frame_equal(read_table(workdir / "typed"), before)
+    assert (workdir / "data.json").read_text() == metrics
+    err = capsys.readouterr().err
+    assert "column 'g': isin(['p', 'q']) failed for 1 row (e.g. row 3: 'z')" in err
+    assert err.strip().endswith("header.csv: has a header but no rows")
+    report = json.loads((workdir / "report.json").read_text())
+    assert report["status"] == "failed" and report["errors"][0]["key"] == "file.read"
+    assert not list(workdir.glob(".typed.tmp-*"))  # no half-written output left behind
