@@ -106,7 +106,8 @@ def check(
     )  # fmt: skip
     for name in sorted(unique):
         cases = cases.unionByName(_duplicates(rows, name, warn))
-    absent = frozenset(name for name in c.columns if name not in df.columns)
+    wanted = [name for name in c.columns if require_target or name != c.target]
+    absent = frozenset(name for name in wanted if name not in df.columns)
     return Checked(rows, cases, count, absent)
 
 
