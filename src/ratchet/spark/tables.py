@@ -179,8 +179,16 @@ def write(df: Any, target: str, *, partition_by: list[str] | None = None) -> str
 
     Returns `parquet` or `table`.
     """
+    try:
+        return _write(df, target, partition_by or [])
+    except RatchetError:
+        raise
+    except Exception as exc:  # Py4J and Spark errors carry pages of Java stack
+        raise RatchetError(f"{target}: cannot write ({_first_line(exc)})") from None
+
+
+def _write(df: Any, target: str, partition_by: list[str]) -> str:
     spark = df.sparkSession
-    partition_by = partition_by or []
     if is_table(target):
         staging = f"{target}__ratchet_{uuid.uuid4().hex[:8]}"
         try:
