@@ -19,7 +19,7 @@ import numpy as np
 import pandas as pd
 
 from ratchet.core.errors import RatchetError
-from ratchet.dataset import contract, schema
+from ratchet.dataset import contract, rawdata, schema
 
 FORMATS = ("csv", "parquet")
 # A catalog table: one to three dotted identifiers, nothing a path would hold.
@@ -66,10 +66,8 @@ def read(spark: Any, source: str) -> tuple[Any, str]:
         if not spark.catalog.tableExists(source):
             raise RatchetError(f"{source}: no such table in the Spark catalog (nor a file)")
         return spark.read.table(source), "table"
+    _check_local(spark, source)
     fmt = input_format(source)
-    path = local_path(source)
-    if "://" not in source and not any(ch in source for ch in "*?[") and not Path(path).exists():
-        raise RatchetError(f"{source}: file not found")
     try:
         if fmt == "csv":
             df = spark.read.options(
@@ -78,14 +76,41 @@ def read(spark: Any, source: str) -> tuple[Any, str]:
                 nullValue=_NEVER,
                 encoding="UTF-8",
                 mode="PERMISSIVE",
-            ).csv(path)
+            ).csv(spark_path(spark, source))
         else:
-            df = spark.read.parquet(path)
+            df = spark.read.parquet(spark_path(spark, source))
     except Exception as exc:  # AnalysisException: path not found, not Parquet, ...
         raise RatchetError(f"{source}: cannot read {fmt.upper()} ({_first_line(exc)})") from None
     if not df.columns:
         raise RatchetError(f"{source}: no columns (is it empty?)")
     return df, fmt
+
+
+def on_local_disk(spark: Any, path: str) -> bool:
+    """A path without a scheme, where paths without one are local files (not HDFS)."""
+    default = spark.sparkContext._jsc.hadoopConfiguration().get("fs.defaultFS") or "file:///"
+    return "://" not in path and default.startswith("file:")
+
+
+def spark_path(spark: Any, path: str) -> str:
+    """A local path made absolute by this process's working directory.
+
+    The JVM resolves a relative path by the directory it started in, which differs from
+    ours once the process changed directory (a notebook, a test, a long-lived driver).
+    """
+    return os.path.abspath(path) if on_local_disk(spark, path) else path
+
+
+def _check_local(spark: Any, source: str) -> None:
+    """A local file or folder named without a glob: the single-process reader's checks
+    (not found, empty, not CSV or Parquet, binary), in its words, before Spark reads it."""
+    if not on_local_disk(spark, source) or any(ch in source for ch in "*?["):
+        return
+    local = Path(source)
+    if not local.exists():
+        raise RatchetError(f"{source}: file not found")
+    if local.is_file():
+        rawdata.check_file(local)
 
 
 def as_read(batch: pd.DataFrame, fmt: str, c: contract.Contract | None = None) -> pd.DataFrame:
@@ -156,12 +181,6 @@ def row_numbers(ids: np.ndarray, offsets: dict[int, int]) -> np.ndarray:
     return starts + within + 1
 
 
-def local_path(source: str) -> str:
-    """A local path made absolute: the JVM resolves a relative one against the directory it
-    started in, which is not this process's when the session outlives a chdir."""
-    return source if "://" in source else os.path.abspath(source)
-
-
 def _first_line(exc: BaseException) -> str:
     text = " ".join(str(exc).strip().splitlines()[:1]) or type(exc).__name__
     return text[:300]
@@ -198,7 +217,7 @@ def _write(df: Any, target: str, partition_by: list[str]) -> str:
         finally:
             spark.sql(f"DROP TABLE IF EXISTS {staging}")
         return "table"
-    final, fs = _hadoop_path(spark, local_path(target))
+    final, fs = _hadoop_path(spark, spark_path(spark, target))
     tmp = spark.sparkContext._jvm.org.apache.hadoop.fs.Path(
         final.getParent(), f".{final.getName()}.tmp-{uuid.uuid4().hex[:8]}"
     )
