@@ -207,26 +207,42 @@ def write(df: Any, target: str, *, partition_by: list[str] | None = None) -> str
 
 
 def _write(df: Any, target: str, partition_by: list[str]) -> str:
+    """The new output is complete before the old one moves: the old one is set aside, the
+    new one renamed in, and only then the old one dropped (put back if the rename fails)."""
     spark = df.sparkSession
+    suffix = uuid.uuid4().hex[:8]
     if is_table(target):
-        staging = f"{target}__ratchet_{uuid.uuid4().hex[:8]}"
+        staging, aside = f"{target}__ratchet_{suffix}", f"{target}__ratchet_old_{suffix}"
         try:
             df.write.mode("overwrite").partitionBy(*partition_by).saveAsTable(staging)
-            spark.sql(f"DROP TABLE IF EXISTS {target}")
-            spark.sql(f"ALTER TABLE {staging} RENAME TO {target}")
+            had = spark.catalog.tableExists(target)
+            if had:
+                spark.sql(f"ALTER TABLE {target} RENAME TO {aside}")
+            try:
+                spark.sql(f"ALTER TABLE {staging} RENAME TO {target}")
+            except Exception:
+                if had:
+                    spark.sql(f"ALTER TABLE {aside} RENAME TO {target}")
+                raise
+            spark.sql(f"DROP TABLE IF EXISTS {aside}")
         finally:
             spark.sql(f"DROP TABLE IF EXISTS {staging}")
         return "table"
     final, fs = _hadoop_path(spark, spark_path(spark, target))
-    tmp = spark.sparkContext._jvm.org.apache.hadoop.fs.Path(
-        final.getParent(), f".{final.getName()}.tmp-{uuid.uuid4().hex[:8]}"
-    )
+    hadoop = spark.sparkContext._jvm.org.apache.hadoop.fs.Path
+    tmp = hadoop(final.getParent(), f".{final.getName()}.tmp-{suffix}")
+    aside = hadoop(final.getParent(), f".{final.getName()}.old-{suffix}")
     try:
         df.write.mode("overwrite").partitionBy(*partition_by).parquet(tmp.toString())
-        if fs.exists(final):
-            fs.delete(final, True)
+        had = fs.exists(final)
+        if had and not fs.rename(final, aside):
+            raise RatchetError(f"{target}: cannot move the previous output aside")
         if not fs.rename(tmp, final):
+            if had:
+                fs.rename(aside, final)
             raise RatchetError(f"{target}: cannot move the finished output into place")
+        if had:
+            fs.delete(aside, True)
     finally:
         if fs.exists(tmp):
             fs.delete(tmp, True)
