@@ -35,19 +35,29 @@ def test_the_files_are_dvclives_byte_for_byte(tmp_path, monkeypatch):
         "confusion_matrix": ("confusion_matrix", y, (scores >= 0.5).astype(int)),
         "named": ("confusion_matrix", names[classes].tolist(), names[y].tolist()),
     })  # fmt: skip
-    assert plotfiles.roc(y, scores) == expected["roc"]
-    assert plotfiles.precision_recall(y, scores) == expected["precision_recall"]
-    assert plotfiles.confusion(y, (scores >= 0.5).astype(int)) == expected["confusion_matrix"]
-    assert plotfiles.confusion(names[classes], names[y]) == expected["named"]
-    assert json.loads(plotfiles.roc(y, scores))["roc"][0]["threshold"] == float("inf")
+    assert text(plotfiles.roc(y, scores)) == expected["roc"]
+    assert text(plotfiles.precision_recall(y, scores)) == expected["precision_recall"]
+    predicted = (scores >= 0.5).astype(int)
+    assert text(plotfiles.confusion(y, predicted)) == expected["confusion_matrix"]
+    assert text(plotfiles.confusion(names[classes], names[y])) == expected["named"]
+    assert json.loads(text(plotfiles.roc(y, scores)))["roc"][0]["threshold"] == float("inf")
 
 
-def test_an_empty_listing_is_jsons():
-    assert plotfiles.records_text({"a": []}, "key") == json.dumps({"key": []}, indent=4) + "\n"
-    assert plotfiles.records_text({"a": []}) == "[]\n"
+def text(chunks) -> str:
+    return "".join(chunks)
+
+
+def test_an_empty_listing_and_chunk_borders_are_jsons(monkeypatch):
+    assert text(plotfiles.records_chunks({"a": []}, "k")) == json.dumps({"k": []}, indent=4) + "\n"
+    assert text(plotfiles.records_chunks({"a": []})) == "[]\n"
+    monkeypatch.setattr(plotfiles, "CHUNK", 2)  # rows laid out two at a time
+    rows = {"a": np.arange(5.0), "b": np.array(list("vwxyz"), dtype=object)}
+    listed = [{"a": float(a), "b": b} for a, b in zip(rows["a"], rows["b"], strict=True)]
+    assert text(plotfiles.records_chunks(rows, "k")) == json.dumps({"k": listed}, indent=4) + "\n"
+    assert text(plotfiles.records_chunks(rows)) == json.dumps(listed, indent=4) + "\n"
     assert plotfiles.column_texts(np.array([np.nan, -np.inf, 2.5])) == ["NaN", "-Infinity", "2.5"]
 
 
 def test_write_puts_the_file_where_dvclive_would(tmp_path):
-    plotfiles.write(tmp_path / "live", "roc", "{}\n")
+    plotfiles.write(tmp_path / "live", "roc", ["{", "}\n"])
     assert (tmp_path / "live" / "plots" / "sklearn" / "roc.json").read_text() == "{}\n"
