@@ -11,17 +11,21 @@ neither checks records nor runs the feature function), so it does less work per 
 from __future__ import annotations
 
 import http.client
+import json
 import os
 import subprocess
 import sys
 import time
 from pathlib import Path
 
+# Loads the model file with the project's reviewed allowlist (argv[3], JSON), as Ratchet does.
 EXPORT = """
-import sys, mlflow.sklearn, skops.io as sio
+import json, sys, mlflow.sklearn, skops.io as sio
 data = open(sys.argv[1], "rb").read()
-pipeline = sio.loads(data, trusted=sio.get_untrusted_types(data=data))
-mlflow.sklearn.save_model(pipeline, sys.argv[2], pyfunc_predict_fn="predict_proba")
+trusted = sorted(set(sio.get_untrusted_types(data=data)) & set(json.loads(sys.argv[3])))
+pipeline = sio.loads(data, trusted=trusted)
+mlflow.sklearn.save_model(pipeline, sys.argv[2], pyfunc_predict_fn="predict_proba",
+                          skops_trusted_types=trusted)
 """
 
 
@@ -59,7 +63,10 @@ def start(venv: Path, model_file: Path, workdir: Path, port: int, one_thread: bo
     or the reason it does not."""
     model_dir = workdir / "mlflow-model"
     if not model_dir.exists():
-        failed = _run([str(venv / "bin" / "python"), "-c", EXPORT, str(model_file), str(model_dir)])
+        from ratchet.pipeline.model import TRUSTED_TYPES
+
+        failed = _run([str(venv / "bin" / "python"), "-c", EXPORT, str(model_file),
+                       str(model_dir), json.dumps(sorted(TRUSTED_TYPES))])  # fmt: skip
         if failed:
             return f"saving the pipeline with mlflow.sklearn failed: {failed}"
     env = {**os.environ, "PATH": f"{venv / 'bin'}{os.pathsep}{os.environ['PATH']}",

@@ -14,6 +14,7 @@ import pandas as pd
 import pytest
 
 from conftest import train_model_file
+from ratchet.core.errors import RatchetError
 from ratchet.dataset import contract, features
 from ratchet.pipeline import compiled, model, predict
 from task_fixtures import raw_rows, toy_model
@@ -145,3 +146,16 @@ def test_the_environment_can_force_the_pipeline(model_file, monkeypatch):
     pipeline = model.load(model_file)
     assert compiled.compile(pipeline) is None
     assert compiled.why_not(pipeline) == f"{compiled.ENV_VAR}=pipeline"
+
+
+def test_a_tree_pointing_outside_itself_is_refused(model_file):
+    """scikit-learn walks node indices unchecked: a crafted file could read out of bounds."""
+    pipeline = model.load(model_file)
+    tree = pipeline[-1]._predictors[3][0]
+    inner = int(np.flatnonzero(tree.nodes["is_leaf"] == 0)[0])
+    tree.nodes["right"][inner] = len(tree.nodes) + 1_000
+    with pytest.raises(RatchetError, match="model's tree 4 is malformed"):
+        compiled.compile(pipeline)
+    tree.nodes["right"][inner] = inner  # a loop back onto itself
+    with pytest.raises(RatchetError, match=f"node {inner} points outside"):
+        compiled.compile(pipeline)

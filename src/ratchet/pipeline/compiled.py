@@ -37,6 +37,8 @@ from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import FunctionTransformer, OrdinalEncoder
 from sklearn.utils._openmp_helpers import _openmp_effective_n_threads
 
+from ratchet.core.errors import RatchetError
+
 # Up to this many rows the numpy walk of all trees at once beats one TreePredictor call
 # per tree (benchmarks/serve.py measures both: ~0.1 ms vs ~0.8 ms for one row).
 NUMPY_MAX_ROWS = 16
@@ -68,6 +70,8 @@ class Compiled:
 
     def _flatten(self, trees: list) -> None:
         """All trees' nodes in one set of arrays, children and bitset rows offset per tree."""
+        for number, tree in enumerate(trees, 1):
+            _check_tree(tree, number, len(self.columns))
         offsets = np.cumsum([0] + [len(t.nodes) for t in trees])[:-1]
         bit_offsets = np.cumsum([0] + [len(t.raw_left_cat_bitsets) for t in trees])[:-1]
         nodes = np.concatenate([t.nodes for t in trees])
@@ -189,6 +193,28 @@ class Compiled:
 
     def predict(self, X: np.ndarray) -> np.ndarray:
         return self.estimator._loss.link.inverse(self.raw(X).ravel())
+
+
+def _check_tree(tree, number: int, features: int) -> None:
+    """Refuse a tree whose nodes point outside it. scikit-learn's tree walk reads node,
+    feature and category-set indices without bounds checks, and skops can only check a
+    loaded object's type: a crafted model file could make prediction read out of bounds
+    or loop for ever. Fitted trees list every child after its parent."""
+    nodes = tree.nodes
+    inner = np.flatnonzero(nodes["is_leaf"] == 0)
+    bad = (
+        (nodes["left"][inner] <= inner) | (nodes["left"][inner] >= len(nodes))
+        | (nodes["right"][inner] <= inner) | (nodes["right"][inner] >= len(nodes))
+        | (nodes["feature_idx"][inner] < 0) | (nodes["feature_idx"][inner] >= features)
+        | ((nodes["is_categorical"][inner] != 0)
+           & (nodes["bitset_idx"][inner] >= len(tree.raw_left_cat_bitsets)))
+    )  # fmt: skip
+    if len(nodes) == 0 or bad.any():
+        where = f"node {int(inner[np.argmax(bad)])}" if bad.any() else "no nodes"
+        raise RatchetError(
+            f"the model's tree {number} is malformed ({where} points outside the tree): "
+            "refusing to predict with it; retrain, or check where the model file came from"
+        )
 
 
 def why_not(pipeline: Pipeline) -> str | None:
