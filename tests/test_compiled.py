@@ -4,7 +4,7 @@ Every task (the toy fixtures for multiclass and regression, the sample's
 binary model), thousands of rows per model holding missing values in every column,
 categories the model never saw, every known category, values exactly on the trees'
 split thresholds, and extremes (the largest floats, infinities, -0.0, subnormals). Both
-of the form's tree walks are compared: numpy for a few rows and TreePredictor blocks.
+of the form's tree walks are compared: numpy for a few rows and TreePredictor tree by tree.
 """
 
 from __future__ import annotations
@@ -73,13 +73,13 @@ def assert_bit_equal(pipeline, feats: pd.DataFrame, c: contract.Contract) -> Non
     assert X is not None
     expected = reference(pipeline, feats, c.task)
     fast = form.predict if c.task == "regression" else form.predict_proba
-    # Many rows: TreePredictor in blocks (more than one block), and numpy on small slices.
-    assert len(feats) > compiled.BLOCK_ROWS
+    # Many rows: TreePredictor tree by tree; and numpy on small slices.
+    assert len(feats) > compiled.NUMPY_MAX_ROWS
     assert np.array_equal(fast(X), expected)
     size = compiled.NUMPY_MAX_ROWS
     walked = np.concatenate([fast(X[i : i + size]) for i in range(0, 2_000, size)])
     assert np.array_equal(walked, expected[:2_000])
-    assert np.array_equal(form._raw_numpy(X[:2_000]), form._raw_blocks(X[:2_000], 1))
+    assert np.array_equal(form._raw_numpy(X[:2_000]), form._raw_trees(X[:2_000], 1))
     # And what every command reads: predict.outputs, key by key, against the pipeline's.
     with contract.use(c):
         got = predict.outputs(pipeline, feats, 0.5, c)

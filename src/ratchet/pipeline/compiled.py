@@ -11,8 +11,8 @@ pipeline once and keeps what prediction needs as arrays:
   NaN for missing or unseen) and the numeric columns copied as they are, in the trees'
   column order;
 - the trees, walked either all at once with numpy (every tree and row one level per
-  step: best for a few rows) or with scikit-learn's own `TreePredictor` in blocks of
-  rows (best for many);
+  step: best for a few rows) or with scikit-learn's own `TreePredictor`, one call per
+  tree over all rows, as scikit-learn makes it (best for many);
 - the sums in scikit-learn's order (0, + baseline, + tree 1, + tree 2, ...), passed
   through the estimator's own loss and link functions.
 
@@ -40,10 +40,9 @@ from sklearn.utils._openmp_helpers import _openmp_effective_n_threads
 from ratchet.core.errors import RatchetError
 
 # Up to this many rows the numpy walk of all trees at once beats one TreePredictor call
-# per tree (benchmarks/serve.py measures both: ~0.1 ms vs ~0.8 ms for one row).
+# per tree (benchmarks/serve.py measures both: ~0.2 ms vs ~0.9-1.2 ms for one row; at 64
+# rows numpy is already slower).
 NUMPY_MAX_ROWS = 16
-# Rows per TreePredictor block: the block's features stay in cache while 200 trees walk it.
-BLOCK_ROWS = 4_096
 # RATCHET_PREDICT=pipeline forces scikit-learn's own path (benchmarks' "before" figures).
 ENV_VAR = "RATCHET_PREDICT"
 
@@ -132,7 +131,7 @@ class Compiled:
         """Raw predictions (rows x trees per iteration), summed as scikit-learn sums them."""
         if len(X) <= NUMPY_MAX_ROWS:
             return self._raw_numpy(X)
-        return self._raw_blocks(X, n_threads)
+        return self._raw_trees(X, n_threads)
 
     def _raw_numpy(self, X: np.ndarray) -> np.ndarray:
         n = len(X)
@@ -174,16 +173,16 @@ class Compiled:
         return np.where(usable, np.where(in_left == 1, True, np.where(known == 1, False,
                         missing_way)), missing_way)  # fmt: skip
 
-    def _raw_blocks(self, X: np.ndarray, n_threads: int | None) -> np.ndarray:
+    def _raw_trees(self, X: np.ndarray, n_threads: int | None) -> np.ndarray:
+        # One OpenMP region per tree over all rows, as scikit-learn: with passive OpenMP
+        # waiting (`ratchet` sets it) every region wakes the team, and on a busy machine
+        # splitting the rows into blocks made 1M-row scoring 4x slower.
         threads = _openmp_effective_n_threads(n_threads)
         out = np.zeros((len(X), self.k), dtype="float64", order="F")
         out += self.baseline
-        for start in range(0, len(X), BLOCK_ROWS):
-            block = X[start : start + BLOCK_ROWS]
-            part = out[start : start + BLOCK_ROWS]
-            for iteration in self.predictors:
-                for k, tree in enumerate(iteration):
-                    part[:, k] += tree.predict(block, self.known_bitsets, self.f_idx_map, threads)
+        for iteration in self.predictors:
+            for k, tree in enumerate(iteration):
+                out[:, k] += tree.predict(X, self.known_bitsets, self.f_idx_map, threads)
         return out
 
     # --- outputs ------------------------------------------------------------------------
