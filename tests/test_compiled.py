@@ -139,6 +139,15 @@ def test_a_table_of_other_dtypes_falls_back_to_the_pipeline(model_file, validate
     assert predict.compiled_form(pipeline).matrix(odd) is None
     got = predict.outputs(pipeline, odd, 0.5)
     assert np.array_equal(got["score"], pipeline.predict_proba(odd)[:, 1])
+    # Columns by name, as the ColumnTransformer takes them: any order is the same table,
+    # and a missing column goes to the pipeline, which refuses it as it always has.
+    shuffled = feats[list(reversed(feats.columns))]
+    assert np.array_equal(
+        predict.outputs(pipeline, shuffled, 0.5)["score"], pipeline.predict_proba(feats)[:, 1]
+    )
+    assert predict.compiled_form(pipeline).matrix(feats.drop(columns=[numeric])) is None
+    with pytest.raises(ValueError, match=numeric):
+        predict.outputs(pipeline, feats.drop(columns=[numeric]), 0.5)
 
 
 def test_the_environment_can_force_the_pipeline(model_file, monkeypatch):
