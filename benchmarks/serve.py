@@ -8,10 +8,11 @@ Starts, side by side on free ports: `ratchet serve` on scikit-learn's pipeline p
 "after"), the HTTP stack alone (benchmarks.noop: same FastAPI + uvicorn setup, an endpoint
 that does nothing) and `mlflow models serve` of the same pipeline (benchmarks.mlflow_serve,
 in a throwaway environment; skipped with the reason when it cannot be installed). Requests
-go one at a time over a keep-alive connection, the servers taking turns in rounds so that
-the machine's noise falls on all alike: single records (p50/p90/p99), batches of 100 and
-1,000. Then concurrent clients against 1 and 2 worker processes, with and without a client
-sending batches of 1,000 meanwhile, and each step's floor in this process.
+go one at a time over a keep-alive connection per server, the servers taking turns request
+by request so that the machine's noise falls on all alike: single records (p50/p90/p99),
+batches of 100 and 1,000. Then concurrent clients against 1 and 2 worker processes, with
+and without a client sending batches of 1,000 meanwhile, and each step's floor in this
+process.
 """
 
 from __future__ import annotations
@@ -90,30 +91,26 @@ def start_noop(port: int) -> subprocess.Popen:
     return process
 
 
-def timed_posts(port: int, bodies: list[bytes], repeats: int, path: str = "/predict"):
-    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
+def in_turns(targets: dict[str, tuple[int, str, list[bytes]]], repeats: int):
+    """Milliseconds per request per target, the targets taking turns request by request
+    (each over its own keep-alive connection), so that a busy moment of the machine falls
+    on all of them alike."""
     headers = {"Content-Type": "application/json"}
-    times = []
+    conns = {name: http.client.HTTPConnection("127.0.0.1", port, timeout=60)
+             for name, (port, _, _) in targets.items()}  # fmt: skip
+    out: dict[str, list[float]] = {name: [] for name in targets}
     for i in range(repeats):
-        body = bodies[i % len(bodies)]
-        start = time.perf_counter()
-        conn.request("POST", path, body, headers)
-        response = conn.getresponse()
-        response.read()
-        times.append(time.perf_counter() - start)
-        if response.status != 200:
-            raise SystemExit(f"POST {path}: HTTP {response.status}")
-    conn.close()
-    return np.array(times) * 1e3
-
-
-def in_turns(targets: dict[str, tuple[int, str, list[bytes]]], repeats: int, rounds: int):
-    """Milliseconds per request per target, the targets taking turns in `rounds` rounds."""
-    out: dict[str, list[np.ndarray]] = {name: [] for name in targets}
-    for _ in range(rounds):
-        for name, (port, path, bodies) in targets.items():
-            out[name].append(timed_posts(port, bodies, max(1, repeats // rounds), path))
-    return {name: np.concatenate(parts) for name, parts in out.items()}
+        for name, (_, path, bodies) in targets.items():
+            start = time.perf_counter()
+            conns[name].request("POST", path, bodies[i % len(bodies)], headers)
+            response = conns[name].getresponse()
+            response.read()
+            out[name].append(time.perf_counter() - start)
+            if response.status != 200:
+                raise SystemExit(f"{name}: POST {path}: HTTP {response.status}")
+    for conn in conns.values():
+        conn.close()
+    return {name: np.array(times) * 1e3 for name, times in out.items()}
 
 
 def row(name: str, ms: np.ndarray, records: int) -> str:
@@ -140,7 +137,6 @@ def main() -> None:
     parser.add_argument("--model", type=existing_model, default=str(DEFAULT_MODEL))
     parser.add_argument("--requests", type=int, default=2_000, help="single-record requests")
     parser.add_argument("--batches", type=int, default=50, help="requests per batch size")
-    parser.add_argument("--rounds", type=int, default=5, help="turns the servers take")
     parser.add_argument("--clients", type=int, default=4, help="concurrent clients (load)")
     parser.add_argument("--seconds", type=float, default=8, help="seconds per load test")
     parser.add_argument("--no-mlflow", action="store_true", help="skip mlflow models serve")
@@ -170,15 +166,15 @@ def main() -> None:
             one = {name: (port, path, singles) for name, (port, path) in targets.items()}
             one |= {name: (port, "/invocations", feature_bodies[1])
                     for name, (_, port) in mlflow_targets.items()}  # fmt: skip
-            in_turns(one, 200, 1)  # warm-up
-            single = in_turns(one, args.requests, args.rounds)
+            in_turns(one, 200)  # warm-up
+            single = in_turns(one, args.requests)
             batches = {}
             for n in (100, 1_000):
                 turn = {name: (port, path, batch[n]) for name, (port, path) in targets.items()}
                 if n == 1_000:
                     turn |= {name: (port, "/invocations", feature_bodies[n])
                              for name, (_, port) in mlflow_targets.items()}  # fmt: skip
-                batches[n] = in_turns(turn, args.batches, args.rounds)
+                batches[n] = in_turns(turn, args.batches)
             loads = load_tests(args, ports, singles, batch[1_000][0], processes)
         finally:
             for process in processes:
@@ -232,8 +228,8 @@ def load_tests(args, ports, singles, batch: bytes, processes) -> list[tuple[str,
 
 
 def report(args, single, batches, loads, notes) -> None:
-    print(f"POST /predict, {os.cpu_count()} cores, {args.model}; servers take turns in "
-          f"{args.rounds} rounds; load average {os.getloadavg()[0]:.1f}")  # fmt: skip
+    print(f"POST /predict, {os.cpu_count()} cores, {args.model}; servers take turns request "
+          f"by request; load average {os.getloadavg()[0]:.1f}")  # fmt: skip
     print(f"{'one record':<44} {'requests':>8} {'p50 ms':>8} {'p90 ms':>8} {'p99 ms':>8} "
           f"{'records/s':>12}")  # fmt: skip
     for name, ms in single.items():
