@@ -113,6 +113,21 @@ def in_turns(targets: dict[str, tuple[int, str, list[bytes]]], repeats: int):
     return {name: np.array(times) * 1e3 for name, times in out.items()}
 
 
+def cpu_seconds(pid: int) -> float:
+    """CPU time (user + system) of a process and its descendants so far: unlike latency,
+    it barely moves with the machine's load, so it shows the work a request costs."""
+    total = 0.0
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        total = (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+        for task in Path(f"/proc/{pid}/task").iterdir():
+            for child in (task / "children").read_text().split():
+                total += cpu_seconds(int(child))
+    except (FileNotFoundError, ProcessLookupError):
+        pass
+    return total
+
+
 def row(name: str, ms: np.ndarray, records: int) -> str:
     p50, p90, p99 = np.percentile(ms, [50, 90, 99])
     rate = records / (p50 / 1e3)
@@ -167,7 +182,12 @@ def main() -> None:
             one |= {name: (port, "/invocations", feature_bodies[1])
                     for name, (_, port) in mlflow_targets.items()}  # fmt: skip
             in_turns(one, 200)  # warm-up
+            pids = {name: p.pid for name, p in zip(targets, processes, strict=False)}
+            pids |= {name: p.pid for name, (p, _) in mlflow_targets.items()}
+            before = {name: cpu_seconds(pid) for name, pid in pids.items()}
             single = in_turns(one, args.requests)
+            cpu = {name: (cpu_seconds(pid) - before[name]) / args.requests * 1e3
+                   for name, pid in pids.items()}  # fmt: skip
             batches = {}
             for n in (100, 1_000):
                 turn = {name: (port, path, batch[n]) for name, (port, path) in targets.items()}
@@ -181,7 +201,7 @@ def main() -> None:
                 process.terminate()
             for process in processes:
                 process.wait(timeout=30)
-    report(args, single, batches, loads, notes)
+    report(args, single, batches, loads, notes, cpu)
 
 
 def mlflow_bodies(feature_rows: list[dict], n: int) -> list[bytes]:
@@ -227,13 +247,13 @@ def load_tests(args, ports, singles, batch: bytes, processes) -> list[tuple[str,
     return out
 
 
-def report(args, single, batches, loads, notes) -> None:
+def report(args, single, batches, loads, notes, cpu) -> None:
     print(f"POST /predict, {os.cpu_count()} cores, {args.model}; servers take turns request "
           f"by request; load average {os.getloadavg()[0]:.1f}")  # fmt: skip
     print(f"{'one record':<44} {'requests':>8} {'p50 ms':>8} {'p90 ms':>8} {'p99 ms':>8} "
-          f"{'records/s':>12}")  # fmt: skip
+          f"{'records/s':>12} {'server CPU ms':>14}")  # fmt: skip
     for name, ms in single.items():
-        print(row(name, ms, 1))
+        print(row(name, ms, 1) + (f" {cpu[name]:>14.2f}" if name in cpu else ""))
     for n, timed in batches.items():
         print(f"{f'batch of {n:,}':<44}")
         for name, ms in timed.items():
