@@ -122,7 +122,7 @@ def summarise(label: str, rows: int, runs: list[Run], startup_s: float | None = 
         "rows": rows,
         "runs": len(runs),
         "seconds": seconds,
-        "rows_per_s": rows / seconds,
+        "rows_per_s": rows / seconds if rows > 1 else None,  # a 1-row run times start-up
         "peak_mib": max(r.peak_mib for r in runs),
         "startup_s": startup_s,
         "work_rows_per_s": None,
@@ -141,9 +141,10 @@ def markdown(lines: list[dict]) -> str:
     for r in lines:
         startup = "-" if r["startup_s"] is None else f"{r['startup_s']:.1f}"
         work = "-" if r["work_rows_per_s"] is None else f"{r['work_rows_per_s']:,.0f}"
+        rate = "-" if r["rows_per_s"] is None else f"{r['rows_per_s']:,.0f}"
         out.append(
             f"| {r['rows']:,} | {r['run']} | {r['runs']} | {r['seconds']:.1f} | "
-            f"{r['rows_per_s']:,.0f} | {startup} | {work} | {r['peak_mib']:,.0f} |"
+            f"{rate} | {startup} | {work} | {r['peak_mib']:,.0f} |"
         )
     return "\n".join(out)
 
@@ -237,6 +238,9 @@ def main() -> None:
         "--huge-repeats", type=int, default=1, help=f"runs at {HUGE:,} rows and above"
     )
     parser.add_argument("--cores", type=int, nargs="*", default=[1, 2], help="local[N] masters")
+    parser.add_argument(
+        "--huge-cores", type=int, nargs="*", help=f"masters at {HUGE:,} rows (default: the most)"
+    )
     parser.add_argument("--model", default="models/model.skops", help="run `make repro` first")
     parser.add_argument("--json", help="also write the results here")
     args = parser.parse_args()
@@ -244,10 +248,12 @@ def main() -> None:
         sys.exit(f"{args.model}: no model file (run `make repro`, or pass --model)")
     model, cwd = str(Path(args.model).resolve()), Path.cwd()
     print(machine())
+    print("load average before: {:.2f} {:.2f} {:.2f}".format(*os.getloadavg()), flush=True)
     lines: list[dict] = []
     with tempfile.TemporaryDirectory() as tmp:
         one, out = Path(tmp) / "one.parquet", Path(tmp) / "scores.parquet"
         generate(one, 1)
+        huge_cores = args.huge_cores if args.huge_cores is not None else args.cores[-1:]
         engines = {"pandas": None} | {f"spark local[{n}]": f"local[{n}]" for n in args.cores}
         startup = {}
         for label, master in engines.items():
@@ -257,12 +263,17 @@ def main() -> None:
         for rows in args.rows:
             batch = Path(tmp) / f"batch-{rows}.parquet"
             generate(batch, rows)
-            repeats = args.huge_repeats if rows >= HUGE else args.repeats
+            print(f"{rows:,} rows: {batch.stat().st_size / 2**20:,.0f} MiB of Parquet", flush=True)
+            huge = rows >= HUGE
+            repeats = args.huge_repeats if huge else args.repeats
             for label, master in engines.items():
+                if huge and master and int(master[6:-1]) not in huge_cores:
+                    continue
                 runs = repeated(score_cmd(model, batch, out, master), cwd, repeats, out)
                 lines.append(summarise(label, rows, runs, startup[label]))
             batch.unlink()
             print(markdown(lines), flush=True)
+    print("load average after: {:.2f} {:.2f} {:.2f}".format(*os.getloadavg()))
     if args.json:
         Path(args.json).write_text(json.dumps({"machine": machine(), "lines": lines}, indent=1))
 

@@ -195,7 +195,7 @@ def test_spark_benchmark_lines_subtract_the_median_start_up():
     assert line["work_rows_per_s"] == pytest.approx(1_000_000 / 8.0)
     startup = spark_bench.summarise("spark local[2], 1-row input", 1, runs[:1])
     table = spark_bench.markdown([startup, line])
-    assert "| 1 | spark local[2], 1-row input | 1 | 12.0 | 0 | - | - | 900 |" in table
+    assert "| 1 | spark local[2], 1-row input | 1 | 12.0 | - | - | - | 900 |" in table
     assert "| 1,000,000 | spark local[2] | 3 | 12.0 | 83,333 | 4.0 | 125,000 | 1,200 |" in table
 
 
