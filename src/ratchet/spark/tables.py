@@ -9,6 +9,7 @@ single-process reader types it (`as_read`), so the same file gives the same verd
 from __future__ import annotations
 
 import glob
+import os
 import re
 import uuid
 from pathlib import Path
@@ -18,7 +19,7 @@ import numpy as np
 import pandas as pd
 
 from ratchet.core.errors import RatchetError
-from ratchet.dataset import contract, schema
+from ratchet.dataset import contract, rawdata, schema
 
 FORMATS = ("csv", "parquet")
 # A catalog table: one to three dotted identifiers, nothing a path would hold.
@@ -65,6 +66,7 @@ def read(spark: Any, source: str) -> tuple[Any, str]:
         if not spark.catalog.tableExists(source):
             raise RatchetError(f"{source}: no such table in the Spark catalog (nor a file)")
         return spark.read.table(source), "table"
+    _check_local(spark, source)
     fmt = input_format(source)
     try:
         if fmt == "csv":
@@ -74,14 +76,41 @@ def read(spark: Any, source: str) -> tuple[Any, str]:
                 nullValue=_NEVER,
                 encoding="UTF-8",
                 mode="PERMISSIVE",
-            ).csv(source)
+            ).csv(spark_path(spark, source))
         else:
-            df = spark.read.parquet(source)
+            df = spark.read.parquet(spark_path(spark, source))
     except Exception as exc:  # AnalysisException: path not found, not Parquet, ...
         raise RatchetError(f"{source}: cannot read {fmt.upper()} ({_first_line(exc)})") from None
     if not df.columns:
         raise RatchetError(f"{source}: no columns (is it empty?)")
     return df, fmt
+
+
+def on_local_disk(spark: Any, path: str) -> bool:
+    """A path without a scheme, where paths without one are local files (not HDFS)."""
+    default = spark.sparkContext._jsc.hadoopConfiguration().get("fs.defaultFS") or "file:///"
+    return "://" not in path and default.startswith("file:")
+
+
+def spark_path(spark: Any, path: str) -> str:
+    """A local path made absolute by this process's working directory.
+
+    The JVM resolves a relative path by the directory it started in, which differs from
+    ours once the process changed directory (a notebook, a test, a long-lived driver).
+    """
+    return os.path.abspath(path) if on_local_disk(spark, path) else path
+
+
+def _check_local(spark: Any, source: str) -> None:
+    """A local file or folder named without a glob: the single-process reader's checks
+    (not found, empty, not CSV or Parquet, binary), in its words, before Spark reads it."""
+    if not on_local_disk(spark, source) or any(ch in source for ch in "*?["):
+        return
+    local = Path(source)
+    if not local.exists():
+        raise RatchetError(f"{source}: file not found")
+    if local.is_file():
+        rawdata.check_file(local)
 
 
 def as_read(batch: pd.DataFrame, fmt: str, c: contract.Contract | None = None) -> pd.DataFrame:
@@ -174,7 +203,7 @@ def write(df: Any, target: str, *, partition_by: list[str] | None = None) -> str
         finally:
             spark.sql(f"DROP TABLE IF EXISTS {staging}")
         return "table"
-    final, fs = _hadoop_path(spark, target)
+    final, fs = _hadoop_path(spark, spark_path(spark, target))
     tmp = spark.sparkContext._jvm.org.apache.hadoop.fs.Path(
         final.getParent(), f".{final.getName()}.tmp-{uuid.uuid4().hex[:8]}"
     )
