@@ -260,6 +260,7 @@ def main() -> None:
             runs = repeated(score_cmd(model, one, out, master), cwd, args.repeats, out)
             startup[label] = statistics.median(r.seconds for r in runs)
             lines.append(summarise(f"{label}, 1-row input (start-up)", 1, runs))
+            print(markdown(lines[-1:]).splitlines()[-1], flush=True)  # progress, line by line
         for rows in args.rows:
             batch = Path(tmp) / f"batch-{rows}.parquet"
             generate(batch, rows)
@@ -271,8 +272,9 @@ def main() -> None:
                     continue
                 runs = repeated(score_cmd(model, batch, out, master), cwd, repeats, out)
                 lines.append(summarise(label, rows, runs, startup[label]))
+                print(markdown(lines[-1:]).splitlines()[-1], flush=True)
             batch.unlink()
-            print(markdown(lines), flush=True)
+    print(markdown(lines))
     print("load average after: {:.2f} {:.2f} {:.2f}".format(*os.getloadavg()))
     if args.json:
         Path(args.json).write_text(json.dumps({"machine": machine(), "lines": lines}, indent=1))
