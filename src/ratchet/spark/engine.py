@@ -100,13 +100,21 @@ def session(master: str | None = None, app: str = "ratchet") -> Any:
     the batches, and Spark's web UI stays off unless the user's configuration turns it on.
     """
     pyspark()
-    from pyspark import SparkConf
+    from pyspark import SparkConf, SparkContext
     from pyspark.sql import SparkSession
 
     find_java()
     os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
     os.environ.setdefault("PYSPARK_DRIVER_PYTHON", sys.executable)
-    conf = SparkConf()  # reads what spark-submit passed, if it started us
+    try:
+        # spark-submit's --master and --conf (and spark-defaults.conf) are system properties
+        # of its JVM, which SparkConf() reads only once the gateway to it is open. Before,
+        # it is an empty conf: the master below would then replace spark-submit's, and a
+        # cluster job would run inside the driver as local[*].
+        SparkContext._ensure_initialized()
+    except Exception as exc:
+        raise RatchetError(f"cannot start Spark ({_first_line(exc)})") from None
+    conf = SparkConf()
     builder = SparkSession.builder.appName(app)
     if master or not conf.contains("spark.master"):
         builder = builder.master(master or "local[*]")
@@ -118,11 +126,16 @@ def session(master: str | None = None, app: str = "ratchet") -> Any:
     builder = builder.config("spark.sql.execution.arrow.pyspark.enabled", "true")
     try:
         spark = builder.getOrCreate()
-    except Exception as exc:  # Py4J and JVM start-up errors carry pages of Java stack
-        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise RatchetError(f"cannot start Spark ({first})") from None
+    except Exception as exc:
+        raise RatchetError(f"cannot start Spark ({_first_line(exc)})") from None
     spark.sparkContext.setLogLevel(os.environ.get("RATCHET_SPARK_LOG_LEVEL", "ERROR"))
     return spark
+
+
+def _first_line(exc: BaseException) -> str:
+    """Py4J and JVM start-up errors carry pages of Java stack: their first line says it."""
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__
 
 
 @contextlib.contextmanager
