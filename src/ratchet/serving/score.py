@@ -242,7 +242,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--quarantine",
         help="write rows that fail validation here (.csv; --engine spark: a folder or table)",
     )
-    parser.add_argument("--chunk-rows", type=int, default=200_000, help="rows per chunk")
+    parser.add_argument(
+        "--chunk-rows",
+        type=int,
+        default=200_000,
+        help="rows per chunk (--engine spark: per Arrow batch in a worker)",
+    )
     parser.add_argument(
         "--partition-by",
         action="append",

@@ -161,11 +161,13 @@ def _finish(args: argparse.Namespace, results: Any, job: worker.Job) -> tuple[in
         )
         .collect()
     }
-    if worker.FAILED in tally:
+    failed, rejected = tally.get(worker.FAILED), tally.get(worker.REJECTED)
+    stop_at_bad_row = rejected is not None and not args.quarantine
+    # Whichever comes first in the input stops the run, as reading in order would.
+    if failed is not None and not (stop_at_bad_row and rejected["first"] < failed["first"]):
         first = results.filter(kind == worker.FAILED).orderBy(worker.ROW).first()
         raise RatchetError(first[worker.VALUE])
-    rejected = tally.get(worker.REJECTED)
-    if rejected is not None and not args.quarantine:
+    if stop_at_bad_row:
         bad = (
             results.filter((kind == worker.REJECTED) & (F.col(worker.ROW) == rejected["first"]))
             .orderBy(worker.SEQ)
