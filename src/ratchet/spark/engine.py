@@ -170,8 +170,12 @@ def _root_cause(exc: BaseException) -> BaseException | str:
     if java is None or "An error occurred while calling" not in str(exc):
         return exc
     try:
-        while java.getCause() is not None:
-            java = java.getCause()
+        while (cause := java.getCause()) is not None:
+            # Stop where the cause adds nothing ("Cannot run program "x": error=2, No such
+            # file" wraps "error=2, No such file": the wrapper says more).
+            if str(cause.getMessage() or "") in str(java.getMessage() or ""):
+                break
+            java = cause
         return str(java.toString())
     except Exception:  # the gateway may already be gone
         return exc
