@@ -13,6 +13,7 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 from docsgen import reference  # noqa: E402
+
 _MARKER = re.compile(r"<!-- generated: (?P<name>[a-z]+) -->")
 
 

@@ -88,7 +88,7 @@ def params_reference(params_text: str) -> str:
     comments = params_comments(params_text)
     out = []
     for name, model in params.SECTIONS.items():
-        out += [f"### `{name}`", "", "| key | type | value | meaning |", "| --- | --- | --- | --- |"]
+        out += [f"### `{name}`", "", "| key | type | value | meaning |", "| --- " * 4 + "|"]
         for key, field in model.model_fields.items():
             value, comment = comments.get((name, key), ("", ""))
             default = "required" if field.is_required() else f"default `{field.default!r}`"
