@@ -44,7 +44,7 @@ SORT ?=
 ORDER ?=
 export BASE MODEL_FILE JOBS GRID SORT ORDER
 
-.PHONY: help setup setup-spark setup-docs docs docs-serve repro pull push pr-report gate pr-comment model-check model-smoke model-shadow model-release serve image image-push monitor-batch drift drift-issue retrain-branch retrain-pr refresh-data sweep exps exp-best exp-matrix exp-run exp-pull exp-report exp-push bench test lint format clean
+.PHONY: help setup setup-spark setup-docs docs docs-examples docs-serve repro pull push pr-report gate pr-comment model-check model-smoke model-shadow model-release serve image image-push monitor-batch drift drift-issue retrain-branch retrain-pr refresh-data sweep exps exp-best exp-matrix exp-run exp-pull exp-report exp-push bench test lint format clean
 
 help: ## Show this help
 	@grep -hE '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | \
@@ -77,6 +77,9 @@ setup-docs: setup $(VENV)/.synced-docs ## setup, plus MkDocs and its Material th
 
 docs: setup-docs ## Build the documentation site into site/ (strict: a broken link fails)
 	mkdocs build --strict
+
+docs-examples: setup ## Regenerate the outputs the docs show by running the real commands (minutes)
+	python -m docsgen.examples
 
 docs-serve: setup-docs ## Preview the documentation site at http://127.0.0.1:8001
 	mkdocs serve --dev-addr 127.0.0.1:8001

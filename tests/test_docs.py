@@ -4,6 +4,7 @@ and its reference pages, generated from the code, cover every key and command.""
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -111,3 +112,26 @@ def test_a_broken_link_fails_the_build(tmp_path):
     done = build(copy, tmp_path / "site")
     assert done.returncode != 0
     assert "no-such-page.md" in done.stderr
+
+
+def test_transcripts_show_each_command_and_its_output_without_machine_paths(tmp_path):
+    from docsgen import examples
+
+    (tmp_path / "f.txt").write_text("x")
+    text = examples.transcript(tmp_path, [f"echo made {tmp_path}/f.txt", "ls nothing-here"])
+    lines = text.splitlines()
+    assert lines[0] == f"$ echo made {tmp_path}/f.txt"  # the command as run
+    assert lines[1] == "made f.txt"  # its output, with the repository's path removed
+    assert lines[2] == "$ ls nothing-here" and "No such file" in lines[3]  # stderr too
+
+
+def test_every_transcript_a_page_includes_exists():
+    included = set()
+    for page in (ROOT / "docs").rglob("*.md"):
+        included |= set(re.findall(r'--8<-- "([^"]+)"', page.read_text()))
+    assert included, "no page includes a transcript"
+    from docsgen import examples
+
+    assert included <= {f"{scene}.txt" for scene in examples.SCENES}
+    for name in included:
+        assert (ROOT / "docs" / "generated" / name).is_file(), name
