@@ -20,6 +20,7 @@ import sys
 import tempfile
 from pathlib import Path
 
+from benchmarks.tasks import degraded_report
 from benchmarks.template import BIN, ROOT, make_template_repo, run
 
 OUT = ROOT / "docs" / "generated"
@@ -90,17 +91,6 @@ def pipeline(repo: Path) -> None:
     run(["git", "commit", "-qm", "Run the pipeline"], repo)
 
 
-def pull_request(repo: Path) -> Path:
-    """A branch that cuts the trees from 200 to 20, reproduced and reported against main."""
-    run(["git", "checkout", "-q", "-b", "fewer-trees"], repo)
-    params = repo / "params.yaml"
-    params.write_text(params.read_text().replace("max_iter: 200", "max_iter: 20", 1))
-    run(["dvc", "repro", "-q"], repo)
-    run(["git", "commit", "-qam", "Fewer trees"], repo)
-    run([str(BIN / "ratchet"), "report", "--base", "main"], repo)
-    return repo / "reports" / "pr"
-
-
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", type=Path, default=OUT, help="transcripts (default: %(default)s)")
@@ -112,7 +102,7 @@ def main(argv: list[str] | None = None) -> int:
         args.out.mkdir(parents=True, exist_ok=True)
         for scene, commands in SCENES.items():
             if scene == "gate":
-                report = pull_request(repo)
+                report = degraded_report(repo, trees=20)
                 if args.report.exists():
                     shutil.rmtree(args.report)
                 shutil.copytree(report, args.report, ignore=shutil.ignore_patterns("*.json"))
