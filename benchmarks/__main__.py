@@ -75,6 +75,7 @@ def measure_size(rows: int, args: argparse.Namespace, workdir: Path) -> dict:
         steps = [json.loads(r.stdout.strip().splitlines()[-1])["steps"] for r in runs]
         out["bare"] = {
             "seconds": median([r.seconds for r in runs]),
+            "cpu_s": median([r.cpu_s for r in runs]),
             "peak_mib": median([r.peak_mib for r in runs]),
             "steps": {k: median([s[k] for s in steps]) for k in steps[0]},
         }

@@ -17,6 +17,7 @@ from benchmarks.template import BIN
 @dataclass(frozen=True)
 class Run:
     seconds: float
+    cpu_s: float  # user + system CPU of the command and the processes it waited for
     peak_mib: float  # the largest resident set of the command or any process it waited for
     returncode: int
     stdout: str
@@ -53,7 +54,14 @@ def timed(cmd: list[str], cwd: str | os.PathLike, ok: tuple[int, ...] = (0,)) ->
         if not lines:
             raise RuntimeError(f"{' '.join(map(str, cmd))} (in {cwd}) did not start\n{stderr}")
         record = json.loads(lines[-1])
-        run = Run(record["seconds"], record["peak_mib"], proc.returncode, stdout, stderr)
+        run = Run(
+            record["seconds"],
+            record["cpu_s"],
+            record["peak_mib"],
+            proc.returncode,
+            stdout,
+            stderr,
+        )
     if run.returncode not in ok:
         raise RuntimeError(
             f"{' '.join(map(str, cmd))} (in {cwd}) exited {run.returncode}\n"

@@ -65,7 +65,9 @@ def measure(workdir: Path, rows: int, repeats: int, noop_repeats: int) -> dict:
         log.unlink(missing_ok=True)
         run = timed(["dvc", "repro", "-f"], repo)
         lines = [json.loads(line) for line in log.read_text().splitlines()]
-        forced.append({"seconds": run.seconds, "peak_mib": run.peak_mib, "stages": lines})
+        forced.append(
+            {"seconds": run.seconds, "cpu_s": run.cpu_s, "peak_mib": run.peak_mib, "stages": lines}
+        )
     timed(["dvc", "repro"], repo)  # settles DVC's state database after the forced runs
     noop = [timed(["dvc", "repro"], repo).seconds for _ in range(noop_repeats)]
 
@@ -75,6 +77,7 @@ def measure(workdir: Path, rows: int, repeats: int, noop_repeats: int) -> dict:
         runs = [s for f in forced for s in f["stages"] if s["stage"] == stage]
         per_stage[stage] = {
             "seconds": median([s["seconds"] for s in runs]),
+            "cpu_s": median([s["cpu_s"] for s in runs]),
             "peak_mib": median([s["peak_mib"] for s in runs]),
             "table": tables[stage],
             "table_mib": table_mib(repo / tables[stage]),
@@ -84,6 +87,7 @@ def measure(workdir: Path, rows: int, repeats: int, noop_repeats: int) -> dict:
         "repo": str(repo),
         "end_to_end_s": end_to_end,
         "end_to_end_runs_s": [f["seconds"] for f in forced],
+        "end_to_end_cpu_s": median([f["cpu_s"] for f in forced]),
         "peak_mib": max(f["peak_mib"] for f in forced),
         "stages": per_stage,
         "dvc_overhead_s": median(

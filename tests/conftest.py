@@ -177,11 +177,13 @@ def spark(tmp_path_factory):
         pytest.skip(str(exc))
     from pyspark.sql import SparkSession
 
+    engine.worker_python()  # before the context starts: its workers must import ratchet
     warehouse = tmp_path_factory.mktemp("spark-warehouse")
     session = (
         SparkSession.builder.master("local[2]")
         .appName("ratchet-tests")
         .config("spark.ui.enabled", "false")
+        .config("spark.ui.showConsoleProgress", "false")
         .config("spark.sql.shuffle.partitions", "4")
         .config("spark.sql.warehouse.dir", str(warehouse))
         .config("spark.driver.extraJavaOptions", f"-Dderby.system.home={warehouse}")

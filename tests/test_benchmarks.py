@@ -84,7 +84,10 @@ def test_suite_runs_end_to_end_at_a_tiny_size(tmp_path):
     stage_sum = sum(s["seconds"] for s in p["stages"].values())
     assert 0 < stage_sum < p["end_to_end_s"]  # DVC's own time is the rest
     assert all(s["peak_mib"] > 50 and s["table_mib"] > 0 for s in p["stages"].values())
-    assert p["noop_s"] > 0 and r["bare"]["seconds"] > 0
+    # CPU time: every stage imports pandas at least (well over 0.1 s of CPU).
+    assert all(s["cpu_s"] > 0.1 for s in p["stages"].values())
+    assert p["end_to_end_cpu_s"] > sum(s["cpu_s"] for s in p["stages"].values())  # DVC's too
+    assert p["noop_s"] > 0 and r["bare"]["seconds"] > 0 and r["bare"]["cpu_s"] > 0.1
     assert set(r["bare"]["steps"]) >= {"generate", "validate", "featurize", "train", "evaluate"}
     assert r["validation"]["rows"] == 2000 and r["validation"]["rows_per_s"] > 0
     assert r["scoring"]["rows"] == 2000 and r["scoring"]["rows_per_s"] > 0

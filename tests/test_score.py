@@ -194,3 +194,17 @@ def test_valid_rows_a_linear_model_cannot_score_are_rejected_like_invalid_ones(
         [31, "finite_after_scaling"],
     ]
     assert bad["column"].iloc[1] == column
+
+
+def test_the_first_bad_row_in_the_input_is_named_whatever_column_fails(
+    workdir, task_models, capsys
+):
+    batch = raw_rows("regression", 50, seed=10).astype({"x1": object})
+    batch.loc[9, "x1"] = "ten"  # the first bad row...
+    batch.loc[30, "g"] = "r"  # ...though this column sorts first among the failures
+    batch.to_csv("batch.csv", index=False)
+    args = ["--model", str(task_models["regression"]), "--input", "batch.csv"]
+    assert score(*args, "--output", "o.parquet") == 2
+    assert "batch.csv: row 10: column 'x1' failed coerce_dtype" in capsys.readouterr().err
+    assert score(*args, "--output", "o.parquet", "--quarantine", "bad.csv") == 0
+    assert pd.read_csv("bad.csv")["row"].tolist() == [10, 31]  # in input order

@@ -94,7 +94,7 @@ def task_mismatch(p: TrainParams, task: str) -> str | None:
 class EvaluateParams(_Section):
     threshold: Probability
     importance_repeats: Annotated[int, Field(ge=1, le=100)]
-    importance_rows: Annotated[int, Field(ge=100)] = 50_000
+    importance_rows: Annotated[int, Field(ge=100)] = 10_000
     calibration_bins: Annotated[int, Field(ge=2, le=100)]
     seed: int
 

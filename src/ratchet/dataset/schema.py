@@ -20,12 +20,15 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import pandas as pd
-import pandera.pandas as pa
 
 from ratchet.dataset import contract
 from ratchet.dataset.contract import ColumnSpec, Contract, ExpectationSpec
+
+if TYPE_CHECKING:
+    import pandera.pandas as pa
 
 # Text is read as Arrow-backed strings: checks on them are vectorised, not per object.
 TEXT = pd.StringDtype("pyarrow")
@@ -127,7 +130,16 @@ def expectations(c: Contract | None = None) -> tuple[Expectation, ...]:
     return tuple(_expectation(e) for e in c.spec.expectations)
 
 
+def _pandera():
+    # Imported on first use (about 0.2 s): the stages that only read the contract's roles
+    # through this module (featurize, train, evaluate) never build a schema.
+    import pandera.pandas as pa
+
+    return pa
+
+
 def _range_check(spec: ColumnSpec) -> list[pa.Check]:
+    pa = _pandera()
     if spec.min is not None and spec.max is not None:
         return [pa.Check.in_range(spec.min, spec.max)]
     if spec.min is not None:
@@ -138,6 +150,7 @@ def _range_check(spec: ColumnSpec) -> list[pa.Check]:
 
 
 def _column(name: str, spec: ColumnSpec, c: Contract) -> pa.Column:
+    pa = _pandera()
     checks = _range_check(spec)
     dtype = _DTYPES[spec.type]
     if spec.type == "category" and spec.unknown is None:
@@ -169,6 +182,7 @@ def raw_schema(
     expectations=False: column checks only (for scoring a few rows, where a mean of five
     rows says nothing about the data source).
     """
+    pa = _pandera()
     c = c or contract.current()
     columns = {
         name: _column(name, spec, c)
@@ -204,6 +218,7 @@ _expectations_of = expectations  # raw_schema's parameter of the same name shado
 
 
 def _expectation_check(e: Expectation) -> pa.Check:
+    pa = _pandera()
     return pa.Check(
         lambda df: e.holds(e.measure(df)),
         name=e.key,

@@ -102,6 +102,9 @@ class Result:
     errors: list[Failure]
     warnings: list[Failure]
     failure_cases: pd.DataFrame
+    # The rows as the checks saw them (coerced where a column converts), also when a check
+    # failed: a partition's rows, from which the whole table's expectations are measured.
+    data: pd.DataFrame | None = None
 
     @property
     def passed(self) -> bool:
@@ -115,30 +118,38 @@ def check(
     warn: frozenset[str] = frozenset(),
     require_target: bool = True,
     expectations: bool = True,
+    skip: frozenset[str] = frozenset(),
 ) -> Result:
-    """Validate every check lazily, so one run reports every problem, not just the first."""
+    """Validate every check lazily, so one run reports every problem, not just the first.
+
+    skip: policy keys of checks left out altogether (a partition of a table leaves out the
+    checks only the whole table can answer, such as a column's uniqueness).
+    """
     df = normalize(df)
-    full = schema.raw_schema(require_target=require_target, rows=rows, expectations=expectations)
+    full = schema.raw_schema(
+        require_target=require_target, rows=rows, expectations=expectations, skip=skip
+    )
     try:
         typed = full.validate(df, lazy=True)
     except SchemaErrors as exc:
         cases = _tidy_cases(exc.failure_cases)
         failures = summarise(cases, exc.data, rows)
         errors = [f for f in failures if f.key not in warn]
-        warnings = [_as_warning(f) for f in failures if f.key in warn]
+        warnings = [as_warning(f) for f in failures if f.key in warn]
         cases["policy"] = ["warn" if k in warn else "error" for k in cases["key"]]
         if errors:
-            return Result(None, errors, warnings, cases)
+            return Result(None, errors, warnings, cases, exc.data)
         # Only warnings: type the table with the warned checks left out (a second pass,
         # paid only when a warning fired).
         lenient = schema.raw_schema(
-            require_target=require_target, rows=rows, skip=warn, expectations=expectations
+            require_target=require_target, rows=rows, skip=warn | skip, expectations=expectations
         )
-        return Result(lenient.validate(df, lazy=True), [], warnings, cases)
-    return Result(typed, [], [], _tidy_cases(pd.DataFrame()))
+        table = lenient.validate(df, lazy=True)
+        return Result(table, [], warnings, cases, table)
+    return Result(typed, [], [], _tidy_cases(pd.DataFrame()), typed)
 
 
-def _as_warning(f: Failure) -> Failure:
+def as_warning(f: Failure) -> Failure:
     return Failure(f.column, f.check, f.count, f.examples, "warn", f.detail)
 
 
@@ -195,24 +206,45 @@ def summarise(
 
 
 def _expectation_failure(e: schema.Expectation, check_name: str, data: pd.DataFrame | None):
-    detail = _detail(e, data)
+    observed = _observed(e, data)
     if e.offending is None or data is None:
-        return Failure(e.column, check_name, 1, detail=detail)
+        return expectation_failure(e, check_name, observed)
     mask = e.offending(data).to_numpy(dtype=bool)
     rows = mask.nonzero()[0]
     shown = data[e.column].to_numpy()[rows[:MAX_EXAMPLES]]
     examples = [{"row": int(r) + 1, "value": str(v)} for r, v in zip(rows, shown, strict=False)]
+    return expectation_failure(e, check_name, observed, examples, len(rows))
+
+
+def expectation_failure(
+    e: schema.Expectation,
+    check_name: str,
+    observed: str,
+    examples: list[dict[str, Any]] | None = None,
+    involved: int | None = None,
+) -> Failure:
+    """A failed expectation as reported, whichever engine measured it.
+
+    observed: the measured value as text (`observed_text`); examples and involved: the
+    offending rows of a check rows can break (None: not such a check).
+    """
+    detail = f"{e.name} is {observed}, expected {e.bounds()} ({e.why})"
+    if involved is None or examples is None:
+        return Failure(e.column, check_name, 1, detail=detail)
     listed = ", ".join(f"row {x['row']}: {x['value']!r}" for x in examples)
-    detail += f"; {len(rows)} rows involved (e.g. {listed})" if len(rows) else ""
-    return Failure(e.column, check_name, len(rows), examples, detail=detail)
+    detail += f"; {involved} rows involved (e.g. {listed})" if involved else ""
+    return Failure(e.column, check_name, involved, examples, detail=detail)
 
 
-def _detail(e: schema.Expectation, data: pd.DataFrame | None) -> str:
+def observed_text(value: float) -> str:
+    return f"{value:.4g}"
+
+
+def _observed(e: schema.Expectation, data: pd.DataFrame | None) -> str:
     try:
-        observed = f"{e.measure(data):.4g}" if data is not None else "?"
+        return observed_text(e.measure(data)) if data is not None else "?"
     except Exception:  # the column itself is broken; its own failure says how
-        observed = "not computable"
-    return f"{e.name} is {observed}, expected {e.bounds()} ({e.why})"
+        return "not computable"
 
 
 def summary(result: Result) -> str:

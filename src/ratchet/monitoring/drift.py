@@ -10,7 +10,10 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+from collections.abc import Callable
 from pathlib import Path
+
+import pandas as pd
 
 from ratchet.core import io, params
 from ratchet.core.errors import RatchetError
@@ -21,17 +24,30 @@ from ratchet.monitoring import monitor
 from ratchet.pipeline import model, predict
 from ratchet.registry import loading, tags
 
+# Reads a batch for comparison: (source, rows wanted, seed) -> the batch. This engine
+# reads it whole (the sample is drawn after featurizing); the Spark engine draws the sample
+# while reading, so only it reaches this process.
+Loader = Callable[[str, int, int], monitor.Batch]
+
 
 def load_batch(path: str | os.PathLike) -> monitor.Batch:
     """Read, validate (column checks) and featurize a raw batch; labels are optional."""
-    raw = read_raw(path)
+    return checked_batch(read_raw(path), str(path))
+
+
+def data_problem(source: str, result: validation.Result) -> RatchetError:
+    return RatchetError(
+        f"{source}: the batch fails validation, a data problem rather than drift:\n"
+        f"{validation.summary(result)}"
+    )
+
+
+def checked_batch(raw: pd.DataFrame, source: str) -> monitor.Batch:
+    """Validate (column checks) and featurize raw rows; labels are optional."""
     labelled = schema.TARGET in raw.columns
     result = validation.check(raw, require_target=labelled, expectations=False)
     if not result.passed:
-        raise RatchetError(
-            f"{path}: the batch fails validation, a data problem rather than drift:\n"
-            f"{validation.summary(result)}"
-        )
+        raise data_problem(source, result)
     table = result.table
     labels = table[schema.TARGET].reset_index(drop=True) if labelled else None
     return monitor.Batch(features.build_features(table).reset_index(drop=True), labels=labels)
@@ -56,7 +72,11 @@ def scored(batch: monitor.Batch, pipeline) -> monitor.Batch:
     return monitor.Batch(batch.features, monitor.prediction_columns(outputs, c.task), batch.labels)
 
 
-def run(args: argparse.Namespace, p: MonitorParams) -> dict:
+def _whole(source: str, rows: int, seed: int) -> monitor.Batch:
+    return load_batch(source)
+
+
+def run(args: argparse.Namespace, p: MonitorParams, load: Loader = _whole) -> dict:
     pipeline = ref = None
     if not args.reference:
         root = tags.toplevel(".")
@@ -65,13 +85,13 @@ def run(args: argparse.Namespace, p: MonitorParams) -> dict:
         pipeline = model.load(args.model)
     # Batches are read, checked and featurized by the contract the model was trained with.
     with contract.use(model.contract_for(pipeline) if pipeline is not None else contract.current()):
-        return _report(args, p, pipeline, ref)
+        return _report(args, p, pipeline, ref, load)
 
 
-def _report(args: argparse.Namespace, p: MonitorParams, pipeline, ref) -> dict:
-    current = load_batch(args.current)
+def _report(args: argparse.Namespace, p: MonitorParams, pipeline, ref, load: Loader) -> dict:
+    current = load(str(args.current), p.current_rows, p.seed)
     if args.reference:
-        reference = load_batch(args.reference)
+        reference = load(str(args.reference), p.reference_rows, p.seed)
     else:
         reference = reference_at(ref, tags.toplevel("."))
     reference = monitor.sample(reference, p.reference_rows, p.seed)
@@ -109,10 +129,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--summary-md", help="also write the summary as Markdown here")
 
 
-def command(args: argparse.Namespace) -> int:
+def command(args: argparse.Namespace, load: Loader = _whole) -> int:
+    """The drift command; `load` reads a batch (the Spark engine passes its own)."""
     p = params.section("monitor", MonitorParams, args.params)
     args.current = args.current or p.current
-    summary = run(args, p)
+    summary = run(args, p, load)
     if args.summary_md:
         io.write_text(args.summary_md, monitor.markdown(summary))
     drifted = ", ".join(summary["drifted_columns"]) or "none"

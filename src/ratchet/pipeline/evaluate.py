@@ -15,7 +15,6 @@ import os
 
 import numpy as np
 import pandas as pd
-from sklearn.inspection import permutation_importance
 from sklearn.pipeline import Pipeline
 
 from ratchet.core import io, params
@@ -24,7 +23,8 @@ from ratchet.core.params import EvaluateParams
 from ratchet.dataset import contract, schema
 from ratchet.dataset.contract import Contract
 from ratchet.dataset.features import feature_columns
-from ratchet.pipeline import model, predict
+from ratchet.pipeline import importance as permutation
+from ratchet.pipeline import model, plotfiles, predict
 from ratchet.pipeline.live import stage_live
 from ratchet.pipeline.metrics import (
     classification_metrics,
@@ -49,40 +49,52 @@ def scores(pipeline: Pipeline, table: pd.DataFrame) -> np.ndarray:
 
 
 def importance_sample(table: pd.DataFrame, rows: int, seed: int) -> pd.DataFrame:
-    """At most `rows` rows of the table, a seeded sample in table order.
-
-    Permutation importance predicts the whole table (features x repeats + 1) times: on
-    a million held-out rows that is most of the pipeline's time, and a sample of tens of
-    thousands ranks the features the same.
-    """
-    if len(table) <= rows:
-        return table
-    picked = np.sort(np.random.default_rng(seed).choice(len(table), rows, replace=False))
-    return table.iloc[picked]
+    """At most `rows` rows of the table, a seeded sample in table order."""
+    picked = permutation.sample_positions(len(table), rows, seed)
+    return table if picked is None else table.iloc[picked]
 
 
 def importance(
-    pipeline: Pipeline, table: pd.DataFrame, p: EvaluateParams, task: str = "binary"
+    pipeline: Pipeline,
+    table: pd.DataFrame,
+    p: EvaluateParams,
+    task: str = "binary",
+    encoded: np.ndarray | None = None,
 ) -> list[dict]:
     """Permutation importance on (a sample of) the held-out split: how much the task's
-    score (ROC AUC, log loss, RMSE) worsens when a feature is shuffled."""
-    table = importance_sample(table, p.importance_rows, p.seed)
+    score (ROC AUC, log loss, RMSE) worsens when a feature is shuffled.
+
+    Each feature is shuffled `importance_repeats` times among at most
+    `importance_rows` rows (seeded): the cost is bounded whatever the split's size.
+    `encoded`: the table's features through the model's preprocessing, if at hand.
+    """
+    picked = permutation.sample_positions(len(table), p.importance_rows, p.seed)
+    if picked is not None:
+        table = table.iloc[picked]
+        encoded = None if encoded is None else encoded[picked]
     numeric, categorical = feature_columns(table)
     columns = numeric + categorical
-    result = permutation_importance(
+    means = permutation.permutation_means(
         pipeline,
         table[columns],
         table[schema.TARGET],
-        scoring=IMPORTANCE[task][0],
-        n_repeats=p.importance_repeats,
-        random_state=p.seed,
-        n_jobs=1,
+        IMPORTANCE[task][0],
+        p.importance_repeats,
+        p.seed,
+        encoded,
     )
     rows = [
         {"feature": c, "importance": round(float(m), 6)}
-        for c, m in zip(columns, result.importances_mean, strict=True)
+        for c, m in zip(columns, means, strict=True)
     ]
     return sorted(rows, key=lambda r: (-r["importance"], r["feature"]))
+
+
+def encode(pipeline: Pipeline, table: pd.DataFrame) -> np.ndarray:
+    """The table's features through the model's preprocessing, once: the predictions and
+    the permutation importance both start from it (what `pipeline.predict_proba` does
+    first, so the scores are the same bits)."""
+    return pipeline[:-1].transform(_features(table))
 
 
 def run(
@@ -104,7 +116,8 @@ def run(
             f"{test_path}: the test split holds a single class; ROC AUC is undefined"
         )
     y = test[schema.TARGET].to_numpy()
-    proba = scores(pipeline, test)
+    encoded = encode(pipeline, test)
+    proba = pipeline[-1].predict_proba(encoded)[:, 1]
     metrics = classification_metrics(y, proba, p.threshold)
     predicted = (proba >= p.threshold).astype(int)
     io.write_table(
@@ -121,20 +134,14 @@ def run(
     with stage_live(live_dir) as live:
         for name, value in metrics.items():
             live.log_metric(name, value, plot=False)
-        live.log_sklearn_plot("roc", y, proba, name="roc")
-        live.log_sklearn_plot("precision_recall", y, proba, name="precision_recall")
-        live.log_sklearn_plot("confusion_matrix", y, predicted, name="confusion_matrix")
+        # One file per threshold or row: written by plotfiles, in DVCLive's format.
+        plotfiles.write(live_dir, "roc", plotfiles.roc(y, proba))
+        plotfiles.write(live_dir, "precision_recall", plotfiles.precision_recall(y, proba))
+        plotfiles.write(live_dir, "confusion_matrix", plotfiles.confusion(y, predicted))
         live.log_sklearn_plot(
             "calibration", y, proba, name="calibration", n_bins=p.calibration_bins
         )
-        live.log_plot(
-            "importance",
-            importance(pipeline, test, p),
-            x="importance",
-            y="feature",
-            template="bar_horizontal_sorted",
-            title="Permutation importance (drop in ROC AUC)",
-        )
+        _log_importance(live, pipeline, test, p, "binary", encoded)
     return metrics
 
 
@@ -148,10 +155,12 @@ def _write_predictions(path, test: pd.DataFrame, columns: dict) -> None:
     io.write_table(path, pd.DataFrame({**ids, **columns, schema.TARGET: test[schema.TARGET]}))
 
 
-def _log_importance(live, pipeline: Pipeline, test: pd.DataFrame, p, task: str) -> None:
+def _log_importance(
+    live, pipeline: Pipeline, test: pd.DataFrame, p, task: str, encoded: np.ndarray
+) -> None:
     live.log_plot(
         "importance",
-        importance(pipeline, test, p, task),
+        importance(pipeline, test, p, task, encoded),
         x="importance",
         y="feature",
         template="bar_horizontal_sorted",
@@ -161,7 +170,8 @@ def _log_importance(live, pipeline: Pipeline, test: pd.DataFrame, p, task: str) 
 
 def _run_multiclass(pipeline, test, predictions_path, live_dir, p, c: Contract) -> dict:
     y = test[schema.TARGET].to_numpy().astype("int64")
-    proba = pipeline.predict_proba(_features(test))
+    encoded = encode(pipeline, test)
+    proba = pipeline[-1].predict_proba(encoded)
     metrics = multiclass_metrics(y, proba, c.class_names)
     predicted = proba.argmax(axis=1)
     _write_predictions(predictions_path, test, {"score": proba.max(axis=1), "label": predicted})
@@ -169,10 +179,9 @@ def _run_multiclass(pipeline, test, predictions_path, live_dir, p, c: Contract) 
     with stage_live(live_dir) as live:
         for name, value in metrics.items():
             live.log_metric(name, value, plot=False)
-        live.log_sklearn_plot(
-            "confusion_matrix", names[y].tolist(), names[predicted].tolist(),
-            name="confusion_matrix",
-        )  # fmt: skip
+        plotfiles.write(
+            live_dir, "confusion_matrix", plotfiles.confusion(names[y], names[predicted])
+        )
         for k, name in enumerate(c.class_names):
             if not (y == k).any():
                 continue  # no rows of this class in the test split: recall is undefined
@@ -182,7 +191,7 @@ def _run_multiclass(pipeline, test, predictions_path, live_dir, p, c: Contract) 
                 "precision_recall", (y == k).astype(int), proba[:, k],
                 name=f"{PER_CLASS_PR}/{contract.class_key(name)}", drop_intermediate=True,
             )  # fmt: skip
-        _log_importance(live, pipeline, test, p, "multiclass")
+        _log_importance(live, pipeline, test, p, "multiclass", encoded)
     return metrics
 
 
@@ -199,7 +208,8 @@ def residual_histogram(residuals: np.ndarray) -> list[dict]:
 
 def _run_regression(pipeline, test, predictions_path, live_dir, p) -> dict:
     y = test[schema.TARGET].to_numpy().astype("float64")
-    predicted = pipeline.predict(_features(test))
+    encoded = encode(pipeline, test)
+    predicted = pipeline[-1].predict(encoded)
     metrics = regression_metrics(y, predicted)
     _write_predictions(predictions_path, test, {"prediction": predicted})
     shown = importance_sample(
@@ -220,7 +230,7 @@ def _run_regression(pipeline, test, predictions_path, live_dir, p) -> dict:
         live.log_plot("residual_histogram", residual_histogram(y - predicted), x="count",
                       y="residual", template="bar_horizontal",
                       title="Residuals (actual - predicted), all test rows")  # fmt: skip
-        _log_importance(live, pipeline, test, p, "regression")
+        _log_importance(live, pipeline, test, p, "regression", encoded)
     return metrics
 
 

@@ -24,13 +24,13 @@ from typing import NamedTuple
 
 import numpy as np
 import pandas as pd
-from sklearn.model_selection import train_test_split
 
 from ratchet.core import io, params
 from ratchet.core.errors import RatchetError
 from ratchet.core.params import FeaturizeParams
 from ratchet.dataset import contract, schema
 from ratchet.dataset.features import build_features
+from ratchet.pipeline import splitting
 
 
 class Parts(NamedTuple):
@@ -107,17 +107,17 @@ def _check_target(validated: pd.DataFrame, regression: bool) -> None:
 
 
 def _random_split(table: pd.DataFrame, share: float, seed: int, regression: bool, key: str):
+    """(rest, held out): a seeded shuffle, stratified on the label for classification."""
     try:
-        return train_test_split(
-            table,
-            test_size=share,
-            random_state=seed,
-            stratify=None if regression else table[schema.TARGET],
-        )
-    except ValueError as exc:  # e.g. fewer held-out rows than classes
+        if regression:
+            rest, held = splitting.shuffled(len(table), share, seed)
+        else:
+            rest, held = splitting.stratified(table[schema.TARGET].to_numpy(), share, seed)
+    except splitting.SplitError as exc:  # e.g. fewer held-out rows than classes
         raise RatchetError(
             f"column '{schema.TARGET}': cannot split {len(table)} rows with {key} {share} ({exc})"
         ) from None
+    return table.take(rest), table.take(held)
 
 
 def _time_order(validated: pd.DataFrame, p: FeaturizeParams) -> tuple[np.ndarray, int]:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import os
 from dataclasses import dataclass
+from pathlib import Path
 
 from sklearn.pipeline import Pipeline
 
@@ -147,6 +148,27 @@ def load_file_or_registered(
     repo: str | os.PathLike = ".",
 ) -> tuple[Pipeline, ModelRef | None]:
     """--model FILE, else --version, else --stage: the model and, from the registry, its ref."""
+    data, source, ref = file_or_registered_bytes(model_file, version, stage, repo)
+    return model.from_bytes(data, source), ref
+
+
+def file_or_registered_bytes(
+    model_file: str | os.PathLike | None,
+    version: str | None,
+    stage: str | None,
+    repo: str | os.PathLike = ".",
+) -> tuple[bytes, str, ModelRef | None]:
+    """(the model file's bytes, its name in messages, its registry ref or None).
+
+    The bytes, not a path, are what a distributed scorer ships to machines that share no
+    filesystem with this one; `model.from_bytes` loads them with the same allowlist.
+    """
     if model_file:
-        return model.load(model_file), None
-    return load_with_ref(version, stage=None if version else stage, repo=tags.toplevel(repo))
+        p = Path(model_file)
+        try:
+            return p.read_bytes(), str(p), None
+        except FileNotFoundError:
+            raise RatchetError(f"{p}: model file not found (run: dvc repro)") from None
+    top = tags.toplevel(repo)
+    ref = resolve(top, version=version, stage=None if version else stage)
+    return model_bytes(top, ref), f"{ref.name} {ref.version}", ref

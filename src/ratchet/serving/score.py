@@ -63,10 +63,12 @@ def chunks(path: str | os.PathLike, rows: int) -> Iterator[pd.DataFrame]:
         raise RatchetError(f"{p}: cannot read CSV ({' '.join(str(exc).split())})") from None
 
 
-def prepare_chunk(chunk: pd.DataFrame, first_row: int) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """(validated rows, rejected rows with reasons) for one chunk; row numbers are global.
+def prepare_chunk(chunk: pd.DataFrame, rows: np.ndarray) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """(validated rows, rejected rows with reasons) for one chunk with a 0..n-1 index.
 
-    A table-level problem (a missing column) has no row to set aside and stops the run.
+    `rows` holds each position's 1-based row number in the whole input; rejected rows are
+    in input order, so the first one is the first bad row of the chunk. A table-level
+    problem (a missing column) has no row to set aside and stops the run.
     """
     labelled = schema.TARGET in chunk.columns
     result = validation.check(chunk, require_target=labelled, expectations=False)
@@ -76,9 +78,9 @@ def prepare_chunk(chunk: pd.DataFrame, first_row: int) -> tuple[pd.DataFrame, pd
         if cases["row"].isna().any():
             raise RatchetError(validation.summary(result).strip())
         bad = sorted(set(int(r) - 1 for r in cases["row"]))
-        rejected = cases.assign(row=cases["row"].astype(int) + first_row)[
+        rejected = cases.assign(row=rows[cases["row"].to_numpy(dtype="int64") - 1])[
             ["row", "column", "check", "value"]
-        ]
+        ].sort_values("row", kind="stable", ignore_index=True)
         kept = chunk.drop(index=chunk.index[bad])
         result = validation.check(kept, require_target=labelled, expectations=False)
         if not result.passed:
@@ -145,21 +147,41 @@ def _no_rows() -> pd.DataFrame:
     return pd.DataFrame(columns=["row", "column", "check", "value"])
 
 
+def row_range(first_row: int, count: int) -> np.ndarray:
+    """1-based row numbers of `count` rows that follow `first_row` rows already read."""
+    return np.arange(first_row + 1, first_row + count + 1, dtype="int64")
+
+
 def score_chunk(
-    chunk: pd.DataFrame, pipeline, threshold: float, version: str, first_row: int
+    chunk: pd.DataFrame, pipeline, threshold: float, version: str, rows: np.ndarray
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """(scored rows, rejected rows with reasons) for one chunk; row numbers are global."""
-    table, rejected = prepare_chunk(chunk, first_row)
+    """(scored rows, rejected rows with reasons) for one chunk with a 0..n-1 index.
+
+    `rows` holds each position's 1-based row number in the whole input (consecutive in a
+    file read in chunks; anything on Spark, where a partition's rows may come from
+    anywhere), so rejected rows and rows without an id are named as the input numbers them.
+    """
+    table, rejected = prepare_chunk(chunk, rows)
     table, outputs, unscorable = model_outputs(pipeline, table, threshold)
     if len(unscorable):
-        unscorable["row"] += first_row + 1  # index labels are 0-based within the chunk
+        unscorable["row"] = rows[unscorable["row"].to_numpy(dtype="int64")]
         both = [r for r in (rejected, unscorable) if len(r)]
-        rejected = pd.concat(both, ignore_index=True).sort_values("row", ignore_index=True)
+        rejected = pd.concat(both, ignore_index=True).sort_values(
+            "row", kind="stable", ignore_index=True
+        )
     if schema.ID:
         key = {schema.ID: table[schema.ID].astype(str).to_numpy()}
     else:  # no id column: rows are named by their place in the input
-        key = {"row": table.index.to_numpy(dtype="int64") + first_row + 1}
+        key = {"row": rows[table.index.to_numpy(dtype="int64")]}
     return pd.DataFrame({**key, **outputs, "model": version}), rejected
+
+
+def bad_rows_error(source: str, bad: pd.DataFrame) -> RatchetError:
+    """The one line a run without --quarantine stops with: the first rejected row."""
+    return RatchetError(
+        f"{first_bad_row(source, bad)}; fix the input, or pass "
+        "--quarantine FILE to set bad rows aside and score the rest"
+    )
 
 
 def run(args: argparse.Namespace, threshold: float) -> tuple[int, int, str]:
@@ -180,12 +202,10 @@ def _score(
     with io.atomic_path(args.output) as tmp, pq.ParquetWriter(tmp, layout) as writer:
         for chunk in chunks(args.input, args.chunk_rows):
             chunk = chunk.reset_index(drop=True)
-            out, bad = score_chunk(chunk, pipeline, threshold, version, scored + rejected)
+            rows = row_range(scored + rejected, len(chunk))
+            out, bad = score_chunk(chunk, pipeline, threshold, version, rows)
             if len(bad) and not args.quarantine:
-                raise RatchetError(
-                    f"{first_bad_row(args.input, bad)}; fix the input, or pass "
-                    "--quarantine FILE to set bad rows aside and score the rest"
-                )
+                raise bad_rows_error(args.input, bad)
             writer.write_table(pa.Table.from_pandas(out, schema=layout, preserve_index=False))
             if len(bad):
                 rejects.append(bad)
@@ -203,17 +223,42 @@ def _score(
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--input", required=True, help=".csv or .parquet (label optional)")
-    parser.add_argument("--output", required=True, help="scores (.parquet)")
+    parser.add_argument(
+        "--input",
+        required=True,
+        help=".csv or .parquet (label optional); --engine spark: also a folder, a glob or a "
+        "catalog table",
+    )
+    parser.add_argument(
+        "--output",
+        required=True,
+        help="scores (.parquet); --engine spark: a Parquet folder or a catalog table",
+    )
     which = parser.add_mutually_exclusive_group()
     which.add_argument("--stage", default="prod", help="registry stage (default: %(default)s)")
     which.add_argument("--version", help="registry version, e.g. v1.2.0")
     which.add_argument("--model", help="a model file instead of the registry")
-    parser.add_argument("--quarantine", help="write rows that fail validation here (.csv)")
-    parser.add_argument("--chunk-rows", type=int, default=200_000, help="rows per chunk")
+    parser.add_argument(
+        "--quarantine",
+        help="write rows that fail validation here (.csv; --engine spark: a folder or table)",
+    )
+    parser.add_argument(
+        "--chunk-rows",
+        type=int,
+        default=200_000,
+        help="rows per chunk (--engine spark: per Arrow batch in a worker)",
+    )
+    parser.add_argument(
+        "--partition-by",
+        action="append",
+        metavar="COLUMN",
+        help="--engine spark: partition the output by this output column (repeatable)",
+    )
 
 
 def command(args: argparse.Namespace) -> int:
+    if getattr(args, "partition_by", None):
+        raise RatchetError("--partition-by needs --engine spark (the pandas path writes one file)")
     if not str(args.output).endswith(".parquet"):
         raise RatchetError(f"--output {args.output}: must be a .parquet file")
     if args.chunk_rows < 1:

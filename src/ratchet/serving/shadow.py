@@ -339,7 +339,7 @@ def score_both(
     seen = 0
     for chunk in score.chunks(path, chunk_rows):
         chunk = chunk.reset_index(drop=True)
-        table, bad = score.prepare_chunk(chunk, seen)
+        table, bad = score.prepare_chunk(chunk, score.row_range(seen, len(chunk)))
         if len(bad):
             raise RatchetError(
                 f"{score.first_bad_row(path, bad)}; both models must see the same valid rows: "

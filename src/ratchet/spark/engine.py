@@ -7,11 +7,13 @@ executors and their memory come from spark-submit, and --master is not needed.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import re
 import shutil
 import subprocess
 import sys
+from collections.abc import Iterator
 from typing import Any
 
 from ratchet.core.errors import RatchetError
@@ -91,6 +93,13 @@ def pyspark() -> Any:
     return module
 
 
+def worker_python() -> None:
+    """Python workers run this interpreter (the one with ratchet installed) unless the user
+    chose one. Spark reads this when its context starts: set it before any session exists."""
+    os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
+    os.environ.setdefault("PYSPARK_DRIVER_PYTHON", sys.executable)
+
+
 def session(master: str | None = None, app: str = "ratchet") -> Any:
     """A SparkSession: the running one under spark-submit, else a new one on `master`.
 
@@ -102,14 +111,16 @@ def session(master: str | None = None, app: str = "ratchet") -> Any:
     from pyspark.sql import SparkSession
 
     find_java()
-    os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
-    os.environ.setdefault("PYSPARK_DRIVER_PYTHON", sys.executable)
+    worker_python()
     conf = SparkConf()  # reads what spark-submit passed, if it started us
     builder = SparkSession.builder.appName(app)
     if master or not conf.contains("spark.master"):
         builder = builder.master(master or "local[*]")
     if not conf.contains("spark.ui.enabled"):
         builder = builder.config("spark.ui.enabled", "false")
+    if not conf.contains("spark.ui.showConsoleProgress"):
+        # Progress bars would bury the command's own one-line messages on stderr.
+        builder = builder.config("spark.ui.showConsoleProgress", "false")
     builder = builder.config("spark.sql.execution.arrow.pyspark.enabled", "true")
     try:
         spark = builder.getOrCreate()
@@ -118,3 +129,49 @@ def session(master: str | None = None, app: str = "ratchet") -> Any:
         raise RatchetError(f"cannot start Spark ({first})") from None
     spark.sparkContext.setLogLevel(os.environ.get("RATCHET_SPARK_LOG_LEVEL", "ERROR"))
     return spark
+
+
+@contextlib.contextmanager
+def one_line_errors(what: str) -> Iterator[None]:
+    """Spark's failures as one RatchetError line, never a Py4J or JVM stack.
+
+    A Python worker's exception arrives as the worker's whole traceback: its last entry
+    (the exception and its message) is what the user needs. A JVM error (a table Spark
+    cannot write, a lost executor) says what went wrong on its first line.
+    """
+    try:
+        yield
+    except RatchetError:
+        raise
+    except Exception as exc:
+        if not _from_spark(exc):
+            raise
+        raise RatchetError(f"{what}: {error_line(exc)}") from None
+
+
+def _from_spark(exc: BaseException) -> bool:
+    names = {f"{t.__module__}.{t.__name__}" for t in type(exc).__mro__}
+    return any(n.startswith(("pyspark.", "py4j.")) for n in names)
+
+
+def error_line(exc: BaseException) -> str:
+    """The line that says what failed: a Python traceback's final exception, else line one."""
+    lines = [
+        line
+        for line in str(exc).strip().splitlines()
+        if line.strip() and not line.strip().startswith("SQLSTATE:")
+    ]
+    if not lines:
+        return type(exc).__name__
+    frames = [i for i, line in enumerate(lines) if line.startswith("Traceback (most recent call")]
+    if frames:
+        tail = lines[frames[-1] + 1 :]
+        # A JVM error wrapping the traceback goes on with its own stack ("\tat ...").
+        jvm = next((i for i, line in enumerate(tail) if line.startswith("\tat ")), len(tail))
+        tail = tail[:jvm]
+        # Frame lines are indented; the exception and its message (maybe several lines) follow.
+        last_frame = max((i for i, line in enumerate(tail) if line[:1].isspace()), default=-1)
+        message = " ".join(line.strip() for line in tail[last_frame + 1 :])
+        if message:
+            return message[:500]
+    return lines[0][:500]

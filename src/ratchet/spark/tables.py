@@ -9,6 +9,7 @@ single-process reader types it (`as_read`), so the same file gives the same verd
 from __future__ import annotations
 
 import glob
+import os
 import re
 import uuid
 from pathlib import Path
@@ -18,7 +19,7 @@ import numpy as np
 import pandas as pd
 
 from ratchet.core.errors import RatchetError
-from ratchet.dataset import contract, schema
+from ratchet.dataset import contract, rawdata, schema
 
 FORMATS = ("csv", "parquet")
 # A catalog table: one to three dotted identifiers, nothing a path would hold.
@@ -65,6 +66,7 @@ def read(spark: Any, source: str) -> tuple[Any, str]:
         if not spark.catalog.tableExists(source):
             raise RatchetError(f"{source}: no such table in the Spark catalog (nor a file)")
         return spark.read.table(source), "table"
+    _check_local(spark, source)
     fmt = input_format(source)
     try:
         if fmt == "csv":
@@ -74,14 +76,41 @@ def read(spark: Any, source: str) -> tuple[Any, str]:
                 nullValue=_NEVER,
                 encoding="UTF-8",
                 mode="PERMISSIVE",
-            ).csv(source)
+            ).csv(spark_path(spark, source))
         else:
-            df = spark.read.parquet(source)
+            df = spark.read.parquet(spark_path(spark, source))
     except Exception as exc:  # AnalysisException: path not found, not Parquet, ...
         raise RatchetError(f"{source}: cannot read {fmt.upper()} ({_first_line(exc)})") from None
     if not df.columns:
         raise RatchetError(f"{source}: no columns (is it empty?)")
     return df, fmt
+
+
+def on_local_disk(spark: Any, path: str) -> bool:
+    """A path without a scheme, where paths without one are local files (not HDFS)."""
+    default = spark.sparkContext._jsc.hadoopConfiguration().get("fs.defaultFS") or "file:///"
+    return "://" not in path and default.startswith("file:")
+
+
+def spark_path(spark: Any, path: str) -> str:
+    """A local path made absolute by this process's working directory.
+
+    The JVM resolves a relative path by the directory it started in, which differs from
+    ours once the process changed directory (a notebook, a test, a long-lived driver).
+    """
+    return os.path.abspath(path) if on_local_disk(spark, path) else path
+
+
+def _check_local(spark: Any, source: str) -> None:
+    """A local file or folder named without a glob: the single-process reader's checks
+    (not found, empty, not CSV or Parquet, binary), in its words, before Spark reads it."""
+    if not on_local_disk(spark, source) or any(ch in source for ch in "*?["):
+        return
+    local = Path(source)
+    if not local.exists():
+        raise RatchetError(f"{source}: file not found")
+    if local.is_file():
+        rawdata.check_file(local)
 
 
 def as_read(batch: pd.DataFrame, fmt: str, c: contract.Contract | None = None) -> pd.DataFrame:
@@ -126,6 +155,12 @@ def numbered(df: Any, column: str) -> tuple[Any, dict[int, int]]:
     single-process path numbers rows; `row_numbers` turns the ids into 1-based numbers.
     Counting is one pass in the JVM; the ids cost nothing more.
     """
+    with_id, offsets, _ = counted(df, column)
+    return with_id, offsets
+
+
+def counted(df: Any, column: str) -> tuple[Any, dict[int, int], int]:
+    """`numbered`, and the row count the same pass found."""
     from pyspark.sql import functions as F
 
     with_id = df.withColumn(column, F.monotonically_increasing_id())
@@ -134,7 +169,7 @@ def numbered(df: Any, column: str) -> tuple[Any, dict[int, int]]:
     for part in sorted(counts):
         offsets[part] = total
         total += counts[part]
-    return with_id, offsets
+    return with_id, offsets, total
 
 
 def row_numbers(ids: np.ndarray, offsets: dict[int, int]) -> np.ndarray:
@@ -163,27 +198,51 @@ def write(df: Any, target: str, *, partition_by: list[str] | None = None) -> str
 
     Returns `parquet` or `table`.
     """
+    try:
+        return _write(df, target, partition_by or [])
+    except RatchetError:
+        raise
+    except Exception as exc:  # Py4J and Spark errors carry pages of Java stack
+        raise RatchetError(f"{target}: cannot write ({_first_line(exc)})") from None
+
+
+def _write(df: Any, target: str, partition_by: list[str]) -> str:
+    """The new output is complete before the old one moves: the old one is set aside, the
+    new one renamed in, and only then the old one dropped (put back if the rename fails)."""
     spark = df.sparkSession
-    partition_by = partition_by or []
+    suffix = uuid.uuid4().hex[:8]
     if is_table(target):
-        staging = f"{target}__ratchet_{uuid.uuid4().hex[:8]}"
+        staging, aside = f"{target}__ratchet_{suffix}", f"{target}__ratchet_old_{suffix}"
         try:
             df.write.mode("overwrite").partitionBy(*partition_by).saveAsTable(staging)
-            spark.sql(f"DROP TABLE IF EXISTS {target}")
-            spark.sql(f"ALTER TABLE {staging} RENAME TO {target}")
+            had = spark.catalog.tableExists(target)
+            if had:
+                spark.sql(f"ALTER TABLE {target} RENAME TO {aside}")
+            try:
+                spark.sql(f"ALTER TABLE {staging} RENAME TO {target}")
+            except Exception:
+                if had:
+                    spark.sql(f"ALTER TABLE {aside} RENAME TO {target}")
+                raise
+            spark.sql(f"DROP TABLE IF EXISTS {aside}")
         finally:
             spark.sql(f"DROP TABLE IF EXISTS {staging}")
         return "table"
-    final, fs = _hadoop_path(spark, target)
-    tmp = spark.sparkContext._jvm.org.apache.hadoop.fs.Path(
-        final.getParent(), f".{final.getName()}.tmp-{uuid.uuid4().hex[:8]}"
-    )
+    final, fs = _hadoop_path(spark, spark_path(spark, target))
+    hadoop = spark.sparkContext._jvm.org.apache.hadoop.fs.Path
+    tmp = hadoop(final.getParent(), f".{final.getName()}.tmp-{suffix}")
+    aside = hadoop(final.getParent(), f".{final.getName()}.old-{suffix}")
     try:
         df.write.mode("overwrite").partitionBy(*partition_by).parquet(tmp.toString())
-        if fs.exists(final):
-            fs.delete(final, True)
+        had = fs.exists(final)
+        if had and not fs.rename(final, aside):
+            raise RatchetError(f"{target}: cannot move the previous output aside")
         if not fs.rename(tmp, final):
+            if had:
+                fs.rename(aside, final)
             raise RatchetError(f"{target}: cannot move the finished output into place")
+        if had:
+            fs.delete(aside, True)
     finally:
         if fs.exists(tmp):
             fs.delete(tmp, True)
