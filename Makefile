@@ -245,9 +245,11 @@ exp-push: setup ## Push experiment EXP to the git remote (and its outputs, if a 
 BENCH_ROWS ?= 10000 100000
 BENCH_REPEATS ?= 3
 export BENCH_ROWS BENCH_REPEATS
-bench: setup ## Benchmarks: pipeline vs bare script, no-op repro, validate/score/drift (BENCH_ROWS, HUGE=1)
+bench: repro ## Benchmarks: pipeline vs bare script, no-op repro, validate/score/drift, serve and score before/after (BENCH_ROWS, HUGE=1)
 	set -f; huge=(); if [ "$${HUGE:-}" = 1 ]; then huge=(--huge); fi; \
 	python -m benchmarks --rows $${BENCH_ROWS} --repeats "$${BENCH_REPEATS}" "$${huge[@]}"
+	python -m benchmarks.serve --model models/model.skops
+	python -m benchmarks.score --model models/model.skops --rows 1000000 --repeats "$${BENCH_REPEATS}"
 
 test: setup-spark setup-docs ## Set up (with PySpark), then run the test suite
 	pytest

@@ -4,14 +4,17 @@
 
 Each run is a fresh process (so peak RSS is its own) calling `ratchet score --model FILE`
 on an unlabelled Parquet batch of the sample schema; "start MiB" is its RSS after imports.
-"model only" times the scikit-learn pipeline's predict_proba on the already built feature
-table of the same rows: the floor that reading, validation, features and writing add to.
+"model only" times the prediction alone on the already built feature table of the same
+rows: the floor that reading, validation, features and writing add to. Every figure is
+taken on both prediction paths, runs alternating: scikit-learn's pipeline
+(RATCHET_PREDICT=pipeline, the "before") and the compiled model (the "after").
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import resource
 import statistics
 import subprocess
@@ -50,13 +53,13 @@ def child_model_only(model_path: str, path: str) -> dict:
     import pandas as pd
 
     from ratchet.dataset import features, schema
-    from ratchet.pipeline import model
+    from ratchet.pipeline import model, predict
 
     pipeline = model.load(model_path)
     table = schema.raw_schema(require_target=False).validate(pd.read_parquet(path))
     frame = features.build_features(table)
     start = time.perf_counter()
-    pipeline.predict_proba(frame)
+    predict.predict_proba(pipeline, frame)  # the compiled form unless RATCHET_PREDICT=pipeline
     return {"predict_s": time.perf_counter() - start, "peak_mib": peak_mib()}
 
 
@@ -70,12 +73,18 @@ def child_generate(path: str, rows: int) -> dict:
     return {"table_mib": batch.memory_usage(deep=True).sum() / 2**20, "columns": batch.shape[1]}
 
 
-def run_child(*args: str) -> dict:
+PATHS = {"pipeline": "scikit-learn pipeline", "compiled": "compiled model"}
+
+
+def run_child(*args: str, path: str = "compiled") -> dict:
     # Children start from this small process: Linux carries a parent's peak RSS into a
     # forked child, so a parent holding the batch would inflate every child's peak.
+    env = {k: v for k, v in os.environ.items() if k != "RATCHET_PREDICT"}
+    if path == "pipeline":
+        env["RATCHET_PREDICT"] = "pipeline"
     out = subprocess.run(
         [sys.executable, "-m", "benchmarks.score", "--child", *args],
-        check=True, capture_output=True, text=True,
+        check=True, capture_output=True, text=True, env=env,
     )  # fmt: skip
     return json.loads(out.stdout.strip().splitlines()[-1])
 
@@ -106,20 +115,33 @@ def main() -> None:
         info = run_child("generate", path, str(args.rows))
         print(f"{args.rows:,} rows, {info['columns']} columns, {info['table_mib']:.0f} MiB as a "
               f"pandas table; median of {args.repeats}")  # fmt: skip
-        print(f"{'run':<30} {'wall s':>7} {'rows/s':>9} {'peak MiB':>9} {'start MiB':>9}")
+        print(f"{'run':<52} {'wall s':>7} {'rows/s':>9} {'peak MiB':>9} {'start MiB':>9}")
         for chunk in args.chunk_rows:
-            runs = [run_child("score", args.model, path, str(chunk)) for _ in range(args.repeats)]
-            total = statistics.median(r["import_s"] + r["score_s"] for r in runs)
-            work = statistics.median(r["score_s"] for r in runs)
-            peak = max(r["peak_mib"] for r in runs)
-            base = max(r["base_mib"] for r in runs)
-            label = f"ratchet score, chunk {chunk:,}"
-            print(f"{label:<30} {total:>7.2f} {args.rows / work:>9,.0f} {peak:>9.0f} {base:>9.0f}"
-                  f"   (imports {total - work:.2f} s)")  # fmt: skip
-        runs = [run_child("model", args.model, path) for _ in range(args.repeats)]
-        predict = statistics.median(r["predict_s"] for r in runs)
-        print(f"{'model only (predict_proba)':<30} {predict:>7.2f} {args.rows / predict:>9,.0f}"
-              f" {max(r['peak_mib'] for r in runs):>9.0f}")  # fmt: skip
+            runs = alternating(args.repeats, "score", args.model, path, str(chunk))
+            for key, label in PATHS.items():
+                mine = runs[key]
+                total = statistics.median(r["import_s"] + r["score_s"] for r in mine)
+                work = statistics.median(r["score_s"] for r in mine)
+                peak = max(r["peak_mib"] for r in mine)
+                base = max(r["base_mib"] for r in mine)
+                name = f"ratchet score, chunk {chunk:,}, {label}"
+                print(f"{name:<52} {total:>7.2f} {args.rows / work:>9,.0f} {peak:>9.0f} "
+                      f"{base:>9.0f}   (imports {total - work:.2f} s)")  # fmt: skip
+        runs = alternating(args.repeats, "model", args.model, path)
+        for key, label in PATHS.items():
+            predict = statistics.median(r["predict_s"] for r in runs[key])
+            peak = max(r["peak_mib"] for r in runs[key])
+            name = f"model only, {label}"
+            print(f"{name:<52} {predict:>7.2f} {args.rows / predict:>9,.0f} {peak:>9.0f}")
+
+
+def alternating(repeats: int, *args: str) -> dict[str, list[dict]]:
+    """`repeats` runs of each prediction path, taking turns (noise falls on both alike)."""
+    runs: dict[str, list[dict]] = {key: [] for key in PATHS}
+    for _ in range(repeats):
+        for key in PATHS:
+            runs[key].append(run_child(*args, path=key))
+    return runs
 
 
 if __name__ == "__main__":

@@ -7,6 +7,8 @@ import contextlib
 import hashlib
 import http.client
 import json
+import os
+import signal
 import socket
 import subprocess
 import sys
@@ -36,7 +38,7 @@ from ratchet.cli import build_parser, main
 from ratchet.core.params import ServeParams, parse_section, read_yaml
 from ratchet.dataset import contract, sample, schema, validation
 from ratchet.pipeline import model, predict
-from ratchet.serving import api, serve
+from ratchet.serving import api, serve, workers
 from task_fixtures import raw_rows, scaler_overflow, scored_outputs, toy_model
 
 SERVE = parse_section("serve", ServeParams, read_yaml(EXAMPLE / "params.yaml"))
@@ -729,6 +731,70 @@ def test_command_errors_are_one_line(model_file, tmp_path, monkeypatch, capsys):
     info.write_text(json.dumps({"name": "churn-model", "version": "v1.0.0", "md5": "0" * 32}))
     with pytest.raises(serve.RatchetError, match="is not the one described"):
         serve.read_info(str(info), str(model_file))
+
+
+def test_workers_out_of_range_are_a_one_line_error(model_file, tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)
+    project_files(tmp_path)
+    assert main(["serve", "--model", str(model_file), "--workers", "0"]) == 2
+    assert "--workers must be between 1 and 64, got 0" in capsys.readouterr().err
+
+
+def children(pid: int) -> set[int]:
+    text = Path(f"/proc/{pid}/task/{pid}/children").read_text()
+    return {int(p) for p in text.split()}
+
+
+def test_several_workers_answer_alike_replace_a_dead_one_and_stop_together(
+    model_file, validated, tmp_path
+):
+    project_files(tmp_path)
+    port = free_port()
+    process = subprocess.Popen(
+        [str(BIN / "ratchet"), "serve", "--model", str(model_file), "--port", str(port),
+         "--workers", "2"],
+        cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    rows = validated.drop(columns=[schema.TARGET]).head(40)
+    expected = predict.table_outputs(model.load(model_file), rows, 0.5)["score"].tolist()
+    bodies = [json.dumps(r) for r in records(rows)]
+
+    def scores() -> list[float]:
+        out = []
+        for body in bodies:  # one connection each: the kernel spreads them over the workers
+            conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+            conn.request("POST", "/predict", body, {"Content-Type": "application/json"})
+            response = conn.getresponse()
+            assert response.status == 200
+            out.append(json.loads(response.read())["predictions"][0]["score"])
+            conn.close()
+        return out
+
+    try:
+        wait_healthy(port, process)
+        first = children(process.pid)
+        assert len(first) == 2
+        assert scores() == expected
+        time.sleep(max(0.0, workers.MIN_LIFETIME - 1))  # older than a failed start
+        victim = min(first)
+        os.kill(victim, signal.SIGKILL)
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline and (
+            victim in children(process.pid) or len(children(process.pid)) < 2
+        ):
+            time.sleep(0.2)
+        assert len(children(process.pid) - first) == 1  # a new worker took its place
+        assert scores() == expected
+        running = children(process.pid)
+        process.terminate()
+        out, err = process.communicate(timeout=30)
+    finally:
+        process.kill()
+    assert process.returncode == 0
+    assert "2 workers; compiled model" in out
+    assert f"worker {victim} was killed by signal 9; starting another" in err
+    assert "Traceback" not in err
+    assert not [pid for pid in running if Path(f"/proc/{pid}").exists()]  # stopped together
 
 
 # --- the image --------------------------------------------------------------------------

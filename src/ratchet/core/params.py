@@ -182,6 +182,7 @@ class ServeParams(_Section):
     read_timeout: Annotated[float, Field(gt=0, le=3_600)] = 10.0
     host: str
     port: Annotated[int, Field(ge=1, le=65_535)]
+    workers: Annotated[int, Field(ge=1, le=64)] = 1
 
 
 SECTIONS: dict[str, type[_Section]] = {

@@ -38,7 +38,7 @@ def build_features(raw: pd.DataFrame, c: Contract | None = None) -> pd.DataFrame
             if spec.unknown is not None:  # open: any other value falls in the bucket
                 values = values.where(values.isin(spec.categories) | values.isna(), spec.unknown)
             # Fixed categories: the encoding does not depend on which values a batch holds.
-            out[column] = pd.Categorical(values, categories=categorical[column])
+            out[column] = pd.Categorical(values, dtype=_category_dtype(categorical[column]))
         elif spec.type == "datetime":
             days = values.astype("datetime64[ns]").to_numpy().astype("int64") / 86_400e9
             out[column] = np.where(values.isna().to_numpy(), np.nan, days)
@@ -50,6 +50,18 @@ def build_features(raw: pd.DataFrame, c: Contract | None = None) -> pd.DataFrame
     if c.spec.hook:
         out.update(_hook(c.spec.hook, c.path)(raw))
     return pd.DataFrame(out, index=raw.index)
+
+
+def _category_dtype(categories: list) -> pd.CategoricalDtype:
+    # Built once per set of categories: the service builds features for every request, and
+    # checking the categories anew cost more than encoding a one-row request's value. The
+    # key holds each value's type: 1, 1.0 and True are equal keys but other categories.
+    return _dtype_of(tuple((type(v), v) for v in categories))
+
+
+@functools.lru_cache(maxsize=256)
+def _dtype_of(typed: tuple) -> pd.CategoricalDtype:
+    return pd.CategoricalDtype([v for _, v in typed])
 
 
 @functools.cache

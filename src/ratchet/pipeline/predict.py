@@ -6,13 +6,15 @@ smoke test all score through here, so a row gets the same score whichever way it
 
 from __future__ import annotations
 
+import weakref
+
 import numpy as np
 import pandas as pd
 from sklearn.pipeline import Pipeline
 
 from ratchet.dataset import features
 from ratchet.dataset.contract import Contract
-from ratchet.pipeline import model
+from ratchet.pipeline import compiled, model
 from ratchet.pipeline.metrics import metric_key
 
 
@@ -23,11 +25,44 @@ def scores(pipeline: Pipeline, table: pd.DataFrame) -> np.ndarray:
     return model_scores(pipeline, features.build_features(table, model.contract_for(pipeline)))
 
 
+# Each loaded pipeline's compiled form (None: it has none), derived once, dropped with it.
+_COMPILED: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+
+
+def compiled_form(pipeline: Pipeline) -> compiled.Compiled | None:
+    """The pipeline's fast inference form (`ratchet.pipeline.compiled`), built on first
+    use; a service calls this when it loads a model, so no request pays for it."""
+    try:
+        return _COMPILED[pipeline]
+    except KeyError:
+        form = _COMPILED[pipeline] = compiled.compile(pipeline)
+        return form
+
+
+def _fast_input(pipeline: Pipeline, feats: pd.DataFrame):
+    """(compiled form, its input matrix), or (None, None): use the pipeline itself."""
+    form = compiled_form(pipeline)
+    X = form.matrix(feats) if form is not None else None
+    return (form, X) if X is not None else (None, None)
+
+
+def predict_proba(pipeline: Pipeline, feats: pd.DataFrame) -> np.ndarray:
+    """`pipeline.predict_proba(feats)`, bit for bit, through the compiled form if it has one."""
+    form, X = _fast_input(pipeline, feats)
+    return form.predict_proba(X) if form is not None else pipeline.predict_proba(feats)
+
+
+def predict_values(pipeline: Pipeline, feats: pd.DataFrame) -> np.ndarray:
+    """`pipeline.predict(feats)` of a regression model, bit for bit, likewise."""
+    form, X = _fast_input(pipeline, feats)
+    return form.predict(X) if form is not None else pipeline.predict(feats)
+
+
 def model_scores(pipeline: Pipeline, feats: pd.DataFrame) -> np.ndarray:
     """The positive class's probability per row of a feature table (`build_features`' output)."""
     if len(feats) == 0:
         return np.empty(0, dtype="float64")
-    return pipeline.predict_proba(feats)[:, 1]
+    return predict_proba(pipeline, feats)[:, 1]
 
 
 def infinite_features(feats: pd.DataFrame) -> list[tuple[int, str]]:
@@ -127,13 +162,13 @@ def outputs(
     if c.task == "regression":
         if len(feats) == 0:
             return {"prediction": np.empty(0, dtype="float64")}
-        return {"prediction": pipeline.predict(feats).astype("float64")}
+        return {"prediction": predict_values(pipeline, feats).astype("float64")}
     if c.task == "binary":
         scores = model_scores(pipeline, feats)
         return {"score": scores, "label": labels(scores, threshold)}
     names = np.asarray(c.class_names, dtype=object)
     proba = (
-        pipeline.predict_proba(feats).astype("float64")
+        predict_proba(pipeline, feats).astype("float64")
         if len(feats)
         else np.empty((0, len(names)), dtype="float64")
     )

@@ -72,6 +72,11 @@ class Model:
     commit: str | None = None
     metrics: dict[str, float] = field(default_factory=dict)
 
+    def __post_init__(self) -> None:
+        # The fast inference form is derived when the model is loaded, not by a request
+        # (and, with several workers, once in the parent they are forked from).
+        predict.compiled_form(self.pipeline)
+
     def describe(self) -> dict[str, Any]:
         return {
             "name": self.name,

@@ -19,6 +19,7 @@ from ratchet.core import params
 from ratchet.core.errors import RatchetError
 from ratchet.core.params import EvaluateParams, ServeParams
 from ratchet.dataset import contract
+from ratchet.pipeline import compiled, predict
 from ratchet.pipeline import model as model_file
 from ratchet.registry import loading, modelcard, tags
 
@@ -191,6 +192,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--host", help="listen address (default: params serve.host)")
     parser.add_argument("--port", type=int, help="listen port (default: params serve.port)")
     parser.add_argument(
+        "--workers", type=int, help="worker processes (default: params serve.workers)"
+    )
+    parser.add_argument(
         "--access-log", action="store_true", help="log every request (off: it costs latency)"
     )
 
@@ -204,6 +208,8 @@ def command(args: argparse.Namespace) -> int:
     port = cfg.port if args.port is None else args.port
     if not 0 < port < 65_536:
         raise RatchetError(f"--port must be between 1 and 65535, got {port}")
+    if args.workers is not None and not 1 <= args.workers <= 64:
+        raise RatchetError(f"--workers must be between 1 and 64, got {args.workers}")
     _check_port_free(host, port)
     model = load(args)
     # Requests are read and checked by the contract the model was trained with.
@@ -227,11 +233,26 @@ def _serve(args, cfg: ServeParams, threshold: float, host: str, port: int, model
     max_bytes = cfg.max_body_bytes or api.default_max_body_bytes(cfg.max_batch)
     task = contract.current().task
     what = f"threshold {threshold}" if task == "binary" else task
+    n = args.workers or cfg.workers
     print(
         f"serving {model.name} {model.version} on http://{host}:{port} "
         f"({what}, at most {cfg.max_batch} records and {max_bytes:,} bytes "
-        "a request; docs: /docs)",
+        f"a request; {n} worker{'s' if n > 1 else ''}; {_prediction_path(model)}; docs: /docs)",
         flush=True,
     )
-    uvicorn.Server(uvicorn_config(app, cfg, host, port, args.access_log)).run()
-    return 0
+    config = uvicorn_config(app, cfg, host, port, args.access_log)
+    if n == 1:
+        uvicorn.Server(config).run()
+        return 0
+    from ratchet.serving import workers
+
+    return workers.run(lambda sockets: uvicorn.Server(config).run(sockets=sockets),
+                       config.bind_socket(), n)  # fmt: skip
+
+
+def _prediction_path(model) -> str:
+    """Which prediction path the service takes (`ratchet.pipeline.compiled`)."""
+    if predict.compiled_form(model.pipeline) is not None:
+        return "compiled model"
+    reason = compiled.why_not(model.pipeline) or "a layout the compiled form does not cover"
+    return f"scikit-learn pipeline: {reason}"
