@@ -44,7 +44,7 @@ SORT ?=
 ORDER ?=
 export BASE MODEL_FILE JOBS GRID SORT ORDER
 
-.PHONY: help setup setup-spark setup-docs docs docs-examples docs-serve repro pull push pr-report gate pr-comment model-check model-smoke model-shadow model-release serve image image-push monitor-batch drift drift-issue retrain-branch retrain-pr refresh-data sweep exps exp-best exp-matrix exp-run exp-pull exp-report exp-push bench test lint format clean
+.PHONY: help setup setup-spark setup-docs docs docs-examples docs-serve repro pull push pr-report gate pr-comment model-check model-smoke model-shadow model-release serve score-spark image image-push monitor-batch drift drift-issue retrain-branch retrain-pr refresh-data sweep exps exp-best exp-matrix exp-run exp-pull exp-report exp-push bench bench-spark test lint format clean
 
 help: ## Show this help
 	@grep -hE '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | \
@@ -137,6 +137,23 @@ model-release: setup ## Publish a GitHub release for TAG with VERSION's model ca
 serve: setup ## Run the REST service with the model of STAGE (default prod) or VERSION
 	@if [ -n "$${VERSION:-}" ]; then ratchet serve --version "$${VERSION}"; \
 	else ratchet serve --stage "$${STAGE:-prod}"; fi
+
+# Scheduled scoring (see README "Batch scoring on Spark"): INPUT and OUTPUT are paths
+# (Parquet/CSV file, folder or glob; local, s3a://, ...) or catalog tables. The model is
+# STAGE's (default prod), VERSION's or MODEL_FILE; MASTER defaults to local[*].
+OUTPUT ?=
+export OUTPUT
+score-spark: setup-spark ## Score INPUT into OUTPUT on Spark with STAGE's model (default prod), VERSION or MODEL_FILE
+	@set -euo pipefail; \
+	args=(--input "$${INPUT:?set INPUT to a path or table}" --output "$${OUTPUT:?set OUTPUT to a path or table}"); \
+	if [ -n "$${MODEL_FILE:-}" ]; then args+=(--model "$${MODEL_FILE}"); \
+	elif [ -n "$${VERSION:-}" ]; then args+=(--version "$${VERSION}"); \
+	else args+=(--stage "$${STAGE:-prod}"); fi; \
+	if [ -n "$${MASTER:-}" ]; then args+=(--master "$${MASTER}"); fi; \
+	if [ -n "$${PARTITIONS:-}" ]; then args+=(--partitions "$${PARTITIONS}"); fi; \
+	if [ -n "$${PARTITION_BY:-}" ]; then args+=(--partition-by "$${PARTITION_BY}"); fi; \
+	if [ -n "$${QUARANTINE:-}" ]; then args+=(--quarantine "$${QUARANTINE}"); fi; \
+	set -x; ratchet score --engine spark "$${args[@]}"
 
 # Needs Docker. The context must hold the registry's tags and the model in the DVC cache.
 image: ## Build the service image with STAGE's (or VERSION's) model; tags IMAGE:VERSION, IMAGE:STAGE
@@ -250,6 +267,15 @@ bench: repro ## Benchmarks: pipeline vs bare script, no-op repro, validate/score
 	python -m benchmarks --rows $${BENCH_ROWS} --repeats "$${BENCH_REPEATS}" "$${huge[@]}"
 	python -m benchmarks.serve --model models/model.skops
 	python -m benchmarks.score --model models/model.skops --rows 1000000 --repeats "$${BENCH_REPEATS}"
+
+# Spark against pandas for `ratchet score` (docs/benchmarks.md "Spark"): 1M and 10M rows,
+# local[1] and local[2]; the 10M runs once (BENCH_SPARK_HUGE_REPEATS), the rest BENCH_REPEATS.
+BENCH_SPARK_ROWS ?= 1000000 10000000
+BENCH_SPARK_HUGE_REPEATS ?= 1
+export BENCH_SPARK_ROWS BENCH_SPARK_HUGE_REPEATS
+bench-spark: setup-spark repro ## Benchmark: score --engine spark vs pandas, rows/s and peak memory (BENCH_SPARK_ROWS)
+	set -f; python -m benchmarks.spark --rows $${BENCH_SPARK_ROWS} --repeats "$${BENCH_REPEATS}" \
+		--huge-repeats "$${BENCH_SPARK_HUGE_REPEATS}"
 
 test: setup-spark setup-docs ## Set up (with PySpark), then run the test suite
 	pytest

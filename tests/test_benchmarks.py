@@ -9,6 +9,7 @@ import pytest
 import yaml
 
 from benchmarks import gate_changes, pipeline, report
+from benchmarks import spark as spark_bench
 from conftest import EXAMPLE, ROOT, run
 
 
@@ -159,3 +160,51 @@ def test_every_ordered_pair_of_noise_samples_is_a_harmless_pull_request():
     # sample.seed: base -> +0.015 passes, +0.015 -> base drops 0.015 and fails;
     # featurize.seed: 0.005 either way passes.
     assert gate_changes.pairwise_point_fails(results, limits) == (1, 4)
+
+
+# A parent that starts a child holding ~200 MiB: only a sum over the process tree sees it
+# (the parent itself stays small), as a Spark driver's JVM and Python workers hold a run's
+# memory outside the process that started them.
+TREE = """
+import subprocess, sys
+subprocess.run([sys.executable, "-c", "import time; b = bytearray(200 * 2**20); time.sleep(1.5)"])
+"""
+
+
+def test_spark_benchmark_peak_memory_sums_the_whole_process_tree(tmp_path):
+    run = spark_bench.measure([sys.executable, "-c", TREE], tmp_path)
+    assert run.returncode == 0, run.stderr
+    assert run.peak_mib > 200
+    assert 1.5 < run.seconds < 30
+    alone = spark_bench.measure([sys.executable, "-c", "import time; time.sleep(0.5)"], tmp_path)
+    assert alone.peak_mib < 100
+    # The /proc fallback (no psutil) reads the same resident set as psutil does.
+    import os
+
+    import psutil
+
+    mine = psutil.Process(os.getpid()).memory_info().rss
+    assert abs(spark_bench._proc_rss(os.getpid()) - mine) < 0.1 * mine
+    failed = spark_bench.measure([sys.executable, "-c", "import sys; sys.exit(3)"], tmp_path)
+    assert failed.returncode == 3
+
+
+def test_spark_benchmark_lines_subtract_the_median_start_up():
+    timings = ((12.0, 900.0), (10.0, 1200.0), (30.0, 800.0))
+    runs = [spark_bench.Run(s, p, 0, "", "") for s, p in timings]
+    line = spark_bench.summarise("spark local[2]", 1_000_000, runs, startup_s=4.0)
+    assert line["seconds"] == 12.0 and line["peak_mib"] == 1200.0
+    assert line["rows_per_s"] == pytest.approx(1_000_000 / 12.0)
+    assert line["work_rows_per_s"] == pytest.approx(1_000_000 / 8.0)
+    startup = spark_bench.summarise("spark local[2], 1-row input", 1, runs[:1])
+    table = spark_bench.markdown([startup, line])
+    assert "| 1 | spark local[2], 1-row input | 1 | 12.0 | - | - | - | 900 |" in table
+    assert "| 1,000,000 | spark local[2] | 3 | 12.0 | 83,333 | 4.0 | 125,000 | 1,200 |" in table
+
+
+def test_spark_benchmark_cluster_estimate_divides_the_work_and_adds_the_fixed_costs():
+    est = spark_bench.cluster_estimate(
+        100_000_000, nodes=10, cores_per_node=4, per_core_rows_s=50_000, startup_s=30, io_s=20
+    )
+    assert est["cores"] == 40 and est["work_s"] == pytest.approx(50.0)
+    assert est["total_s"] == pytest.approx(100.0) and est["rows_per_s"] == pytest.approx(1e6)

@@ -42,6 +42,17 @@ USER_VALUES = [
     ("bench", "BENCH_ROWS"),
     ("bench", "BENCH_REPEATS"),
     ("bench", "HUGE"),
+    ("bench-spark", "BENCH_SPARK_ROWS"),
+    ("bench-spark", "BENCH_SPARK_HUGE_REPEATS"),
+    ("score-spark", "INPUT"),
+    ("score-spark", "OUTPUT"),
+    ("score-spark", "STAGE"),
+    ("score-spark", "VERSION"),
+    ("score-spark", "MODEL_FILE"),
+    ("score-spark", "MASTER"),
+    ("score-spark", "PARTITIONS"),
+    ("score-spark", "PARTITION_BY"),
+    ("score-spark", "QUARANTINE"),
 ]
 
 
@@ -167,3 +178,10 @@ def test_monitor_batch_writes_a_demo_batch_only_where_the_sample_stage_runs(tmp_
     missing = make(repo, "monitor-batch")
     assert missing.returncode == 2
     assert "current.csv not found: point params monitor.current at a batch" in missing.stderr
+
+
+def test_score_spark_names_what_is_missing_and_runs_nothing_without_it():
+    result = make(ROOT, "-s", "score-spark", env={"INPUT": "", "OUTPUT": "out.parquet"})
+    assert result.returncode != 0
+    assert "INPUT: set INPUT to a path or table" in result.stderr
+    assert "ratchet score" not in result.stderr

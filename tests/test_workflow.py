@@ -150,7 +150,7 @@ def test_registry_workflow_steps_are_pinned_make_or_ratchet(registry_workflow):
         assert target in shown, target
 
 
-@pytest.mark.parametrize("name", ["monitor.yml", "retrain.yml"])
+@pytest.mark.parametrize("name", ["monitor.yml", "retrain.yml", "score.yml"])
 def test_monitor_and_retrain_workflows_follow_the_rules(name):
     workflow = load(ROOT / ".github" / "workflows" / name)
     assert workflow["permissions"] == {}
@@ -177,6 +177,25 @@ def test_retrain_schedule_and_monitor_trigger():
     act = monitor["jobs"]["act"]
     assert act["permissions"] == {"contents": "read", "issues": "write", "actions": "write"}
     assert any("gh workflow run retrain.yml" in s.get("run", "") for s in act["steps"])
+
+
+def test_score_runs_on_a_schedule_with_the_stage_model_and_writes_nothing_to_the_repository():
+    score = load(ROOT / ".github" / "workflows" / "score.yml")
+    assert score["on"]["schedule"] and set(score["on"]["workflow_dispatch"]["inputs"]) == {
+        "input",
+        "stage",
+    }
+    assert score["concurrency"]["cancel-in-progress"] is False  # never stop a half-done write
+    job = score["jobs"]["score"]
+    assert job["permissions"] == {"contents": "read"}
+    steps = {s.get("uses", "").split("@")[0]: s for s in job["steps"]}
+    assert steps["actions/checkout"]["with"]["fetch-depth"] == 0  # the registry's tags
+    assert steps["actions/setup-java"]["with"]["java-version"] == "17"
+    runs = "\n".join(s.get("run", "") for s in job["steps"])
+    order = [runs.index(f"make {t}") for t in ("setup-spark", "repro", "score-spark")]
+    assert order == sorted(order)
+    assert job["env"]["STAGE"] == "${{ inputs.stage || 'prod' }}"
+    assert steps["actions/upload-artifact"]["with"]["path"] == "reports/score/"
 
 
 @pytest.fixture(scope="module")

@@ -107,12 +107,20 @@ def session(master: str | None = None, app: str = "ratchet") -> Any:
     the batches, and Spark's web UI stays off unless the user's configuration turns it on.
     """
     pyspark()
-    from pyspark import SparkConf
+    from pyspark import SparkConf, SparkContext
     from pyspark.sql import SparkSession
 
     find_java()
     worker_python()
-    conf = SparkConf()  # reads what spark-submit passed, if it started us
+    try:
+        # spark-submit's --master and --conf (and spark-defaults.conf) are system properties
+        # of its JVM, which SparkConf() reads only once the gateway to it is open. Before,
+        # it is an empty conf: the master below would then replace spark-submit's, and a
+        # cluster job would run inside the driver as local[*].
+        SparkContext._ensure_initialized()
+    except Exception as exc:
+        raise RatchetError(f"cannot start Spark ({_first_line(exc)})") from None
+    conf = SparkConf()
     builder = SparkSession.builder.appName(app)
     if master or not conf.contains("spark.master"):
         builder = builder.master(master or "local[*]")
@@ -124,11 +132,16 @@ def session(master: str | None = None, app: str = "ratchet") -> Any:
     builder = builder.config("spark.sql.execution.arrow.pyspark.enabled", "true")
     try:
         spark = builder.getOrCreate()
-    except Exception as exc:  # Py4J and JVM start-up errors carry pages of Java stack
-        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise RatchetError(f"cannot start Spark ({first})") from None
+    except Exception as exc:
+        raise RatchetError(f"cannot start Spark ({_first_line(exc)})") from None
     spark.sparkContext.setLogLevel(os.environ.get("RATCHET_SPARK_LOG_LEVEL", "ERROR"))
     return spark
+
+
+def _first_line(exc: BaseException) -> str:
+    """Py4J and JVM start-up errors carry pages of Java stack: their first line says it."""
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__
 
 
 @contextlib.contextmanager
@@ -146,7 +159,22 @@ def one_line_errors(what: str) -> Iterator[None]:
     except Exception as exc:
         if not _from_spark(exc):
             raise
-        raise RatchetError(f"{what}: {error_line(exc)}") from None
+        raise RatchetError(f"{what}: {error_line(_root_cause(exc))}") from None
+
+
+def _root_cause(exc: BaseException) -> BaseException | str:
+    """A Py4J error says only which JVM call failed ("An error occurred while calling
+    o113.collectToPython"); the cause at the bottom of its Java chain says why (e.g.
+    `Cannot run program "./environment/bin/python"`). Anything else is its own cause."""
+    java = getattr(exc, "java_exception", None)
+    if java is None or "An error occurred while calling" not in str(exc):
+        return exc
+    try:
+        while java.getCause() is not None:
+            java = java.getCause()
+        return str(java.toString())
+    except Exception:  # the gateway may already be gone
+        return exc
 
 
 def _from_spark(exc: BaseException) -> bool:
@@ -154,7 +182,7 @@ def _from_spark(exc: BaseException) -> bool:
     return any(n.startswith(("pyspark.", "py4j.")) for n in names)
 
 
-def error_line(exc: BaseException) -> str:
+def error_line(exc: BaseException | str) -> str:
     """The line that says what failed: a Python traceback's final exception, else line one."""
     lines = [
         line
