@@ -22,6 +22,8 @@ export VIRTUAL_ENV := $(CURDIR)/$(VENV)
 # No telemetry from DVC or DVCLive.
 export DVC_NO_ANALYTICS := 1
 export DO_NOT_TRACK := 1
+# Material for MkDocs' notice about a future MkDocs 2 (we pin MkDocs 1).
+export NO_MKDOCS_2_WARNING := 1
 # Compile bytecode at install: imports stay fast even where PYTHONDONTWRITEBYTECODE is set.
 export UV_COMPILE_BYTECODE := 1
 # Use the machine's Python; never download one.
@@ -42,7 +44,7 @@ SORT ?=
 ORDER ?=
 export BASE MODEL_FILE JOBS GRID SORT ORDER
 
-.PHONY: help setup setup-spark repro pull push pr-report gate pr-comment model-check model-smoke model-shadow model-release serve score-spark image image-push monitor-batch drift drift-issue retrain-branch retrain-pr refresh-data sweep exps exp-best exp-matrix exp-run exp-pull exp-report exp-push bench bench-spark test lint format clean
+.PHONY: help setup setup-spark setup-docs docs docs-examples docs-serve repro pull push pr-report gate pr-comment model-check model-smoke model-shadow model-release serve score-spark image image-push monitor-batch drift drift-issue retrain-branch retrain-pr refresh-data sweep exps exp-best exp-matrix exp-run exp-pull exp-report exp-push bench bench-spark test lint format clean
 
 help: ## Show this help
 	@grep -hE '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | \
@@ -66,6 +68,21 @@ setup: $(VENV)/.synced ## Create .venv from uv.lock (exact pins) and install rat
 	@git rev-parse --git-dir >/dev/null 2>&1 || { echo "setup: not a git checkout (clone the repository)" >&2; exit 1; }
 
 setup-spark: setup $(VENV)/.synced-spark ## setup, plus PySpark for --engine spark (needs Java 17+)
+
+$(VENV)/.synced-docs: $(VENV)/.synced
+	$(UV) sync --frozen --inexact --extra serve --group docs --python $(PYTHON)
+	@touch $@
+
+setup-docs: setup $(VENV)/.synced-docs ## setup, plus MkDocs and its Material theme (make docs)
+
+docs: setup-docs ## Build the documentation site into site/ (strict: a broken link fails)
+	mkdocs build --strict
+
+docs-examples: setup ## Regenerate the outputs the docs show by running the real commands (minutes)
+	python -m docsgen.examples
+
+docs-serve: setup-docs ## Preview the documentation site at http://127.0.0.1:8001
+	mkdocs serve --dev-addr 127.0.0.1:8001
 
 repro: setup ## Set up, then run the pipeline (dvc repro)
 	dvc repro
@@ -260,7 +277,7 @@ bench-spark: setup-spark repro ## Benchmark: score --engine spark vs pandas, row
 	set -f; python -m benchmarks.spark --rows $${BENCH_SPARK_ROWS} --repeats "$${BENCH_REPEATS}" \
 		--huge-repeats "$${BENCH_SPARK_HUGE_REPEATS}"
 
-test: setup-spark ## Set up (with PySpark), then run the test suite
+test: setup-spark setup-docs ## Set up (with PySpark), then run the test suite
 	pytest
 
 lint: setup ## Lint and check formatting, check the import contracts; audit the workflows

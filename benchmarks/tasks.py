@@ -41,11 +41,11 @@ def adopt(workdir: Path, task: str) -> tuple[Path, float]:
     return repo, seconds
 
 
-def degraded_report(repo: Path) -> Path:
-    """Report of a pull request that cuts the trees from 200 to 3; its directory."""
+def degraded_report(repo: Path, trees: int = 3) -> Path:
+    """Report of a pull request that cuts the trees from 200 to `trees`; its directory."""
     run(["git", "checkout", "-q", "-b", "fewer-trees"], repo)
     path = repo / "params.yaml"
-    path.write_text(path.read_text().replace("max_iter: 200", "max_iter: 3", 1))
+    path.write_text(path.read_text().replace("max_iter: 200", f"max_iter: {trees}", 1))
     run(["dvc", "repro", "-q"], repo)
     run(["git", "commit", "-qam", "Fewer trees"], repo)
     run([str(BIN / "ratchet"), "report", "--base", "main"], repo)
