@@ -21,6 +21,7 @@ import contextlib
 import json
 import os
 import platform
+import resource
 import statistics
 import subprocess
 import sys
@@ -90,6 +91,7 @@ def tree_rss(pid: int) -> int:
 def measure(cmd: list[str], cwd: str | os.PathLike, env: dict[str, str] | None = None) -> Run:
     """Wall time and peak tree RSS of `cmd`; stdout is discarded, stderr kept for errors."""
     with tempfile.TemporaryFile("w+") as err:
+        children = resource.getrusage(resource.RUSAGE_CHILDREN)
         start = time.perf_counter()
         proc = subprocess.Popen(
             cmd, cwd=cwd, env=env, stdout=subprocess.DEVNULL, stderr=err, text=True
@@ -110,8 +112,10 @@ def measure(cmd: list[str], cwd: str | os.PathLike, env: dict[str, str] | None =
         done.set()
         sampler.join()
         err.seek(0)
+        used = resource.getrusage(resource.RUSAGE_CHILDREN)
+        cpu = (used.ru_utime - children.ru_utime) + (used.ru_stime - children.ru_stime)
         # peak_mib here is the largest sum over the tree, not one process's maximum.
-        return Run(seconds, peak / 2**20, code, "", err.read())
+        return Run(seconds, cpu, peak / 2**20, code, "", err.read())
 
 
 def summarise(label: str, rows: int, runs: list[Run], startup_s: float | None = None) -> dict:

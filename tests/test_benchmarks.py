@@ -191,7 +191,7 @@ def test_spark_benchmark_peak_memory_sums_the_whole_process_tree(tmp_path):
 
 def test_spark_benchmark_lines_subtract_the_median_start_up():
     timings = ((12.0, 900.0), (10.0, 1200.0), (30.0, 800.0))
-    runs = [spark_bench.Run(s, p, 0, "", "") for s, p in timings]
+    runs = [spark_bench.Run(s, 0.0, p, 0, "", "") for s, p in timings]
     line = spark_bench.summarise("spark local[2]", 1_000_000, runs, startup_s=4.0)
     assert line["seconds"] == 12.0 and line["peak_mib"] == 1200.0
     assert line["rows_per_s"] == pytest.approx(1_000_000 / 12.0)
