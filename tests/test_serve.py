@@ -775,7 +775,7 @@ def test_several_workers_answer_alike_replace_a_dead_one_and_stop_together(
         first = children(process.pid)
         assert len(first) == 2
         assert scores() == expected
-        time.sleep(max(0.0, workers.MIN_LIFETIME - 1))  # older than a failed start
+        time.sleep(workers.MIN_LIFETIME + 0.5)  # older than a failed start, however fast the rest
         victim = min(first)
         os.kill(victim, signal.SIGKILL)
         deadline = time.monotonic() + 30
